@@ -1,0 +1,87 @@
+"""Find the five exercise functions in the notebooks and turn them into a module.
+
+The training notebook and the tests use this to run *the student's own* code outside the
+exercise notebooks. A function lives in the notebook cell whose nbgrader ``grade_id`` equals
+its name; only that cell is executed, so exploratory cells elsewhere in the notebook do not
+run again.
+"""
+import ast
+import types
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "gan"
+SOLUTIONS_DIR = REPO / "solutions" / ASSIGNMENT
+STUDENT_DIR = REPO / "notebooks" / ASSIGNMENT
+
+# function name -> notebook that defines it, in the order the course teaches them
+EXERCISES = {
+    "model_inputs": "01_model_inputs.ipynb",
+    "generator": "02_generator.ipynb",
+    "discriminator": "03_discriminator.ipynb",
+    "model_loss": "04_losses.ipynb",
+    "model_opt": "05_optimizers.ipynb",
+}
+
+
+class ExerciseNotDone(RuntimeError):
+    """An exercise function is missing or still the unfinished stub."""
+
+
+def solution_cell_source(notebook_path, grade_id):
+    """Source of the cell whose nbgrader grade_id is ``grade_id`` (None if there is none)."""
+    notebook = nbformat.read(str(notebook_path), as_version=4)
+    for cell in notebook.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            return cell.source
+    return None
+
+
+def is_stub(source, name):
+    """True when function ``name`` in ``source`` still raises NotImplementedError."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Raise) and inner.exc is not None:
+                    target = inner.exc.func if isinstance(inner.exc, ast.Call) else inner.exc
+                    if isinstance(target, ast.Name) and target.id == "NotImplementedError":
+                        return True
+            return False
+    return True
+
+
+def load_functions(folder=STUDENT_DIR, names=tuple(EXERCISES)):
+    """A module holding the named exercise functions, as written in the notebooks of ``folder``.
+
+    Raises ExerciseNotDone naming the notebook when a function is missing or unfinished.
+    """
+    from grader.tf1 import tf  # the cells expect `tf` to be the TF1 API
+
+    folder = Path(folder)
+    module = types.ModuleType(f"exercises_from_{folder.name}")
+    module.tf = tf
+    module.__file__ = str(folder)
+    for name in names:
+        notebook = folder / EXERCISES[name]
+        if not notebook.is_file():
+            raise ExerciseNotDone(f"{notebook} is missing: it should define {name}().")
+        source = solution_cell_source(notebook, name)
+        if source is None:
+            raise ExerciseNotDone(
+                f"{notebook.name} has no answer cell for {name}() (grade_id '{name}'). "
+                "Was the cell deleted? Copy it back from a fresh student notebook."
+            )
+        if is_stub(source, name):
+            raise ExerciseNotDone(
+                f"{name}() in {notebook.name} is not finished yet: it still raises "
+                "NotImplementedError. Complete that notebook first, or switch to the reference solutions."
+            )
+        try:
+            exec(compile(source, f"{notebook.name}:{name}", "exec"), module.__dict__)
+        except Exception as error:
+            raise ExerciseNotDone(f"Running the {name}() cell of {notebook.name} failed: {error!r}") from error
+        if not callable(module.__dict__.get(name)):
+            raise ExerciseNotDone(f"The {name} cell of {notebook.name} does not define a function {name}().")
+    return module
