@@ -1,0 +1,175 @@
+"""Shared plumbing for the check functions: fresh graphs, calling student code, messages.
+
+Every check builds what it needs in a brand-new ``tf.Graph``, calls the student's function
+inside :func:`grader.quiet.quiet` (so warnings never reach the test cell's stderr), compares
+against an independent NumPy computation, returns ``None`` on success and raises
+``AssertionError`` with a message that says what was expected, what was found and the likely
+cause.
+"""
+import contextlib
+import inspect
+
+import numpy as np
+
+from grader.quiet import quiet
+from grader.tf1 import tf
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+class CheckFailed(AssertionError):
+    """A check found a mistake; the message is written for the student."""
+
+
+def fail(what, expected=None, found=None, hint=None):
+    """Raise CheckFailed with the course's message layout."""
+    lines = [what]
+    if expected is not None:
+        lines.append(f"  expected: {expected}")
+    if found is not None:
+        lines.append(f"  found:    {found}")
+    if hint:
+        lines.append(f"  likely cause: {hint}")
+    raise CheckFailed("\n".join(lines))
+
+
+def describe(value):
+    """A short description of a value for messages ('a tuple of 2', 'a Tensor of shape (?, 1)')."""
+    if isinstance(value, tf.Tensor):
+        return f"a Tensor of shape {value.shape} and dtype {value.dtype.name}"
+    if isinstance(value, tf.Operation):
+        return f"an Operation ({value.type})"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if value is None:
+        return "None (did you forget the return statement?)"
+    return f"a {type(value).__module__}.{type(value).__qualname__}"
+
+
+@contextlib.contextmanager
+def fresh_graph():
+    """A new default graph for the block, with a fixed graph-level seed."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(0)
+        yield graph
+
+
+def session(graph):
+    """A single-threaded session: deterministic and quick for the tiny graphs of the checks."""
+    config = tf.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+    return tf.Session(graph=graph, config=config)
+
+
+def call_student(function, *args, **kwargs):
+    """Call the student's function quietly; turn its errors into messages that name the call."""
+    name = getattr(function, "__name__", "your function")
+    shown = ", ".join([_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()])
+    if not callable(function):
+        fail(f"{name} is not a function.", expected="a function defined with def", found=describe(function))
+    try:
+        with quiet():
+            return function(*args, **kwargs)
+    except NotImplementedError:
+        fail(f"{name}() is not implemented yet: replace `raise NotImplementedError()` with your code.")
+    except CheckFailed:
+        raise
+    except Exception as error:
+        hint = _hint_for_error(error)
+        fail(f"Calling {name}({shown}) raised {type(error).__name__}: {_first_line(error)}", hint=hint)
+
+
+def run(sess, fetches, feed=None, what="running your graph"):
+    """Session.run with a readable message when the student's graph cannot be evaluated."""
+    try:
+        with quiet():
+            return sess.run(fetches, feed_dict=feed)
+    except Exception as error:
+        fail(f"Error while {what}: {type(error).__name__}: {_first_line(error)}", hint=_hint_for_error(error))
+
+
+def accepts_parameter(function, name):
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def check_tensor(value, name, shape, dtype=None):
+    """Type, then rank and static shape (None = any size), then dtype."""
+    if not isinstance(value, tf.Tensor):
+        hint = None
+        if isinstance(value, (tuple, list)):
+            hint = f"{name} should be a single tensor, not several values."
+        elif isinstance(value, tf.Variable):
+            hint = "return the result of the layers, not a variable."
+        fail(f"{name} is not a TensorFlow tensor.", expected="a tf.Tensor", found=describe(value), hint=hint)
+    found = value.shape
+    if found.rank is None or found.rank != len(shape):
+        fail(f"{name} has the wrong rank.", expected=f"shape {_shape_str(shape)}", found=f"shape {found}")
+    for axis, (want, got) in enumerate(zip(shape, found.as_list())):
+        if want is None and got is not None:
+            fail(
+                f"{name} has a fixed size {got} in axis {axis}.",
+                expected=f"shape {_shape_str(shape)} (None = any batch size)",
+                found=f"shape {found}",
+                hint="keep the batch dimension None so any number of examples can be fed.",
+            )
+        if want is not None and got != want:
+            fail(f"{name} has the wrong size in axis {axis}.", expected=f"shape {_shape_str(shape)}", found=f"shape {found}")
+    if dtype is not None and value.dtype.base_dtype != dtype:
+        fail(f"{name} has the wrong dtype.", expected=dtype.name, found=value.dtype.name, hint="use tf.float32.")
+
+
+def new_trainable_variables(graph, before=()):
+    known = {id(v) for v in before}
+    return [v for v in graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES) if id(v) not in known]
+
+
+def names(variables):
+    return [v.name for v in variables]
+
+
+def first_mismatch(expected, found):
+    """'at index (i, j): expected a, found b' for the largest difference."""
+    expected, found = np.asarray(expected, np.float64), np.asarray(found, np.float64)
+    diff = np.abs(expected - found)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    index = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+    return f"at index {tuple(int(i) for i in index)}: expected {expected[index]:.6g}, found {found[index]:.6g}"
+
+
+def close(expected, found, rtol=RTOL, atol=ATOL):
+    expected, found = np.asarray(expected), np.asarray(found)
+    return expected.shape == found.shape and bool(np.allclose(found, expected, rtol=rtol, atol=atol))
+
+
+def _shape_str(shape):
+    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
+
+
+def _short(value):
+    if isinstance(value, tf.Tensor):
+        return f"<tensor {value.shape}>"
+    text = repr(value)
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return text[0] if text else ""
+
+
+def _hint_for_error(error):
+    text = str(error)
+    if "already exists" in text and "reuse" in text:
+        return ("the variables were created a second time. Open the layers with "
+                "tf.variable_scope(<scope>, reuse=reuse) so reuse=True shares them.")
+    if "does not exist" in text and "reuse" in text.lower():
+        return ("with reuse=True the scope must already hold the variables: create them on the first "
+                "call inside the same tf.variable_scope name.")
+    if "Incompatible shapes" in text or "must have the same shape" in text:
+        return "a labels tensor does not match its logits: build each from the logits it goes with (e.g. tf.ones_like(logits))."
+    if isinstance(error, NameError):
+        return "a name is used before it is defined (a typo, or a variable from another cell?)."
+    return None

@@ -1,0 +1,322 @@
+"""Checks for generator(z, out_dim, n_units, reuse, alpha) and discriminator(x, n_units, reuse, alpha).
+
+Both are one leaky-ReLU hidden layer followed by a dense output layer; they differ in the
+output (tanh image vs. sigmoid probability plus raw logits) and in the variable scope. The
+value checks load known weights into the student's own variables, run the student's graph and
+compare with a NumPy forward pass; when the values differ they try the usual mistakes
+(missing tanh, plain ReLU, hard-coded alpha, swapped outputs, ...) and name the one that fits.
+"""
+import numpy as np
+
+from grader.checks._common import (
+    call_student, check_tensor, close, describe, fail, first_mismatch, fresh_graph,
+    names, new_trainable_variables, run, session,
+)
+from grader.tf1 import tf
+
+# Small, pairwise different sizes, so every variable is recognisable by its shape alone.
+Z_DIM, G_UNITS, IMAGE_DIM = 6, 9, 4
+X_DIM, D_UNITS = 7, 5
+TEST_ALPHA = 0.1  # neither the default 0.01 nor tf.nn.leaky_relu's 0.2: catches both hard-coded
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def leaky_relu(x, alpha):
+    return np.maximum(alpha * x, x)
+
+
+def hidden_variants(alpha):
+    """(activation, hint) pairs for the hidden layer; the first is the correct one."""
+    variants = [
+        (lambda h: leaky_relu(h, alpha), None),
+        (lambda h: np.maximum(h, 0.0), "the hidden layer zeroes negative values (plain ReLU): use a leaky ReLU, "
+                                        "tf.maximum(alpha * h, h) or tf.nn.leaky_relu(h, alpha=alpha), so gradients keep flowing."),
+        (lambda h: h, "the hidden layer has no activation: apply a leaky ReLU to it."),
+        (np.tanh, "the hidden layer uses tanh: use a leaky ReLU there."),
+        (sigmoid, "the hidden layer uses sigmoid: use a leaky ReLU there."),
+        (lambda h: np.minimum(alpha * h, h), "use tf.maximum(alpha * h, h); tf.minimum shrinks the positive values instead of the negative ones."),
+    ]
+    for fixed, why in ((0.01, "alpha looks hard-coded to 0.01"), (0.2, "the leak is 0.2, tf.nn.leaky_relu's default")):
+        if not np.isclose(alpha, fixed):
+            variants.append((lambda h, a=fixed: leaky_relu(h, a), f"{why}: pass the function's alpha argument on (alpha=alpha)."))
+    return variants
+
+
+GENERATOR_OUTPUTS = [
+    (np.tanh, None),
+    (lambda x: x, "the output layer has no activation: finish with tf.tanh so the values lie in [-1, 1] like the scaled images."),
+    (sigmoid, "the output uses sigmoid, whose range is (0, 1): use tf.tanh so the values match images scaled to [-1, 1]."),
+    (lambda x: leaky_relu(x, 0.01), "the output uses a leaky ReLU: use tf.tanh on the output layer."),
+]
+
+
+# ---------------------------------------------------------------- building and inspecting
+
+def _call_generator(generator, z, **kwargs):
+    return call_student(generator, z, IMAGE_DIM, n_units=G_UNITS, **kwargs)
+
+
+def _call_discriminator(discriminator, x, **kwargs):
+    return call_student(discriminator, x, n_units=D_UNITS, **kwargs)
+
+
+def _discriminator_pair(result):
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        fail("discriminator should return two tensors.", expected="(sigmoid_output, logits)", found=describe(result),
+             hint="end with `return out, logits`.")
+    return result
+
+
+def _layers(kind, variables, in_dim, n_units, out_dim):
+    """Map the student's variables to hidden/output kernel/bias by shape, or explain what is off."""
+    outside = [v for v in variables if not v.name.startswith(kind + "/")]
+    if outside:
+        fail(f"Some of the {kind}'s variables are outside the '{kind}/' scope.",
+             expected=f"every variable name starting with '{kind}/'", found=names(outside),
+             hint=f"put all layers inside `with tf.variable_scope('{kind}', reuse=reuse):`.")
+    by_shape = {tuple(v.shape.as_list()): v for v in variables}
+    wanted = {
+        "hidden kernel": (in_dim, n_units), "hidden bias": (n_units,),
+        "output kernel": (n_units, out_dim), "output bias": (out_dim,),
+    }
+    if len(variables) != 4 or any(shape not in by_shape for shape in wanted.values()):
+        hint = None
+        kernels = [tuple(v.shape.as_list()) for v in variables if v.shape.rank == 2]
+        first = [k for k in kernels if k[0] == in_dim]
+        if first and first[0][1] != n_units:
+            hint = f"the hidden layer has {first[0][1]} units although n_units={n_units} was passed: use the n_units argument."
+        elif len(kernels) == 1:
+            hint = "there is only one dense layer: add the hidden layer of n_units units before the output layer."
+        elif len(kernels) > 2:
+            hint = "there are more dense layers than the exercise asks for: one hidden layer and one output layer."
+        elif len(variables) == 2:
+            hint = "the dense layers have no bias: keep the default use_bias=True."
+        expected_params = in_dim * n_units + n_units + n_units * out_dim + out_dim
+        found_params = sum(int(np.prod(v.shape.as_list())) for v in variables)
+        fail(f"The {kind}'s variables are not one hidden layer of {n_units} units plus an output layer of {out_dim}.",
+             expected=f"shapes {list(wanted.values())} ({expected_params} parameters)",
+             found=f"{[tuple(v.shape.as_list()) for v in variables]} ({found_params} parameters)", hint=hint)
+    return {label: by_shape[shape] for label, shape in wanted.items()}
+
+
+def _load_weights(sess, layers, rng, scale=1.0):
+    values = {}
+    for label, variable in layers.items():
+        shape = variable.shape.as_list()
+        fan_in = shape[0] if len(shape) == 2 else 2.0
+        values[label] = (rng.normal(0.0, scale / np.sqrt(fan_in), shape)).astype(np.float32)
+    run(sess, tf.global_variables_initializer(), what="initialising your variables")
+    run(sess, [tf.assign(layers[label], value) for label, value in values.items()], what="loading test weights")
+    return values
+
+
+def _forward(x, weights, hidden, output=lambda v: v):
+    h = x @ weights["hidden kernel"] + weights["hidden bias"]
+    return output(hidden(h) @ weights["output kernel"] + weights["output bias"])
+
+
+# ---------------------------------------------------------------- generator
+
+def generator_output(generator):
+    """generator(z, out_dim) returns one tensor of shape [None, out_dim]."""
+    with fresh_graph():
+        z = tf.placeholder(tf.float32, [None, Z_DIM])
+        out = _call_generator(generator, z)
+        if isinstance(out, (tuple, list)):
+            fail("generator should return only the tanh output.", expected="one tensor", found=describe(out),
+                 hint="return just the image tensor; the logits are not needed outside.")
+        check_tensor(out, "the generator's output", (None, IMAGE_DIM), tf.float32)
+
+
+def generator_output_range(generator):
+    """The generator's values lie in [-1, 1], the range of the scaled real images (tanh output)."""
+    with fresh_graph() as graph:
+        z = tf.placeholder(tf.float32, [None, Z_DIM])
+        out = _call_generator(generator, z)
+        check_tensor(out, "the generator's output", (None, IMAGE_DIM), tf.float32)
+        layers = _layers("generator", new_trainable_variables(graph), Z_DIM, G_UNITS, IMAGE_DIM)
+        rng = np.random.default_rng(1)
+        with session(graph) as sess:
+            _load_weights(sess, layers, rng, scale=8.0)
+            values = run(sess, out, {z: rng.uniform(-1, 1, (64, Z_DIM)).astype(np.float32)})
+    low, high = float(np.min(values)), float(np.max(values))
+    if low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
+        fail("Your generator returns values outside [-1, 1].", expected="all values in [-1, 1]",
+             found=f"min {low:.3g}, max {high:.3g}", hint="did you forget the tanh on the output layer?")
+    if low >= 0.0:
+        fail("Your generator never returns a negative value.", expected="values spread over [-1, 1]",
+             found=f"min {low:.3g}, max {high:.3g}", hint="did you use sigmoid (range 0..1) instead of tanh on the output?")
+
+
+def generator_variables(generator):
+    """All variables live under 'generator/': a hidden layer of n_units and an output layer of out_dim."""
+    with fresh_graph() as graph:
+        z = tf.placeholder(tf.float32, [None, Z_DIM])
+        _call_generator(generator, z)
+        _layers("generator", new_trainable_variables(graph), Z_DIM, G_UNITS, IMAGE_DIM)
+
+
+def generator_reuse(generator):
+    """reuse=True builds a second copy on new input with the same variables and creates none."""
+    _check_reuse("generator", generator, Z_DIM, _call_generator, lambda result: result)
+
+
+def generator_forward(generator):
+    """Values match a NumPy forward pass tanh(leaky_relu(z W1 + b1) W2 + b2) with the student's alpha."""
+    for alpha in (TEST_ALPHA, None):  # None: the default alpha (0.01) must be the function's default too
+        kwargs = {} if alpha is None else {"alpha": alpha}
+        with fresh_graph() as graph:
+            z = tf.placeholder(tf.float32, [None, Z_DIM])
+            out = _call_generator(generator, z, **kwargs)
+            check_tensor(out, "the generator's output", (None, IMAGE_DIM), tf.float32)
+            layers = _layers("generator", new_trainable_variables(graph), Z_DIM, G_UNITS, IMAGE_DIM)
+            rng = np.random.default_rng(2)
+            z_values = rng.normal(0.0, 1.0, (16, Z_DIM)).astype(np.float32)
+            with session(graph) as sess:
+                weights = _load_weights(sess, layers, rng)
+                found = run(sess, out, {z: z_values})
+        used_alpha = 0.01 if alpha is None else alpha
+        expected = _forward(z_values, weights, hidden_variants(used_alpha)[0][0], np.tanh)
+        if close(expected, found):
+            continue
+        hint = _diagnose(found, z_values, weights, hidden_variants(used_alpha), GENERATOR_OUTPUTS)
+        if alpha is None and hint and "alpha" in hint:
+            hint = "with alpha not passed, the leak differs from 0.01: keep the default alpha=0.01 in the signature."
+        fail(f"The generator's values differ from a NumPy forward pass (alpha={used_alpha}).",
+             expected="tanh(leaky_relu(z @ W1 + b1) @ W2 + b2)", found=first_mismatch(expected, found), hint=hint)
+
+
+def _diagnose(found, x, weights, hiddens, outputs):
+    """The hint of the first (hidden, output) combination of mistakes that reproduces ``found``."""
+    for h_index, (hidden, h_hint) in enumerate(hiddens):
+        for o_index, (output, o_hint) in enumerate(outputs):
+            if h_index == 0 and o_index == 0:
+                continue
+            if close(_forward(x, weights, hidden, output), found):
+                return " and ".join(h for h in (h_hint, o_hint) if h)
+    return None
+
+
+# ---------------------------------------------------------------- discriminator
+
+def discriminator_outputs(discriminator):
+    """discriminator(x) returns (sigmoid_output, logits), both of shape [None, 1]."""
+    with fresh_graph():
+        x = tf.placeholder(tf.float32, [None, X_DIM])
+        out, logits = _discriminator_pair(_call_discriminator(discriminator, x))
+        check_tensor(out, "the discriminator's first output (the probability)", (None, 1), tf.float32)
+        check_tensor(logits, "the discriminator's second output (the logits)", (None, 1), tf.float32)
+
+
+def discriminator_probability_range(discriminator):
+    """The first output is a probability in [0, 1]; the logits are raw scores that can leave [0, 1]."""
+    with fresh_graph() as graph:
+        x = tf.placeholder(tf.float32, [None, X_DIM])
+        out, logits = _discriminator_pair(_call_discriminator(discriminator, x))
+        check_tensor(out, "the discriminator's first output", (None, 1), tf.float32)
+        check_tensor(logits, "the discriminator's logits", (None, 1), tf.float32)
+        layers = _layers("discriminator", new_trainable_variables(graph), X_DIM, D_UNITS, 1)
+        rng = np.random.default_rng(3)
+        with session(graph) as sess:
+            _load_weights(sess, layers, rng, scale=8.0)
+            probabilities, scores = run(sess, [out, logits], {x: rng.normal(0, 1, (64, X_DIM)).astype(np.float32)})
+    in_unit = lambda v: bool(np.all((v >= 0.0) & (v <= 1.0)))  # noqa: E731
+    if not in_unit(probabilities) and in_unit(scores):
+        fail("The discriminator's two outputs look swapped.", expected="(sigmoid_output, logits)",
+             found="first output outside [0, 1], second inside", hint="return out, logits in that order.")
+    if not in_unit(probabilities):
+        fail("The discriminator's first output is not a probability.", expected="values in [0, 1]",
+             found=f"min {probabilities.min():.3g}, max {probabilities.max():.3g}", hint="apply tf.sigmoid to the logits.")
+    if in_unit(scores):
+        fail("The discriminator's logits never leave [0, 1].", expected="raw scores of the output layer (any real value)",
+             found=f"min {scores.min():.3g}, max {scores.max():.3g}",
+             hint="return the output layer's values before the sigmoid as logits; the loss applies the sigmoid itself.")
+
+
+def discriminator_variables(discriminator):
+    """All variables live under 'discriminator/': a hidden layer of n_units and a one-unit output layer."""
+    with fresh_graph() as graph:
+        x = tf.placeholder(tf.float32, [None, X_DIM])
+        _call_discriminator(discriminator, x)
+        _layers("discriminator", new_trainable_variables(graph), X_DIM, D_UNITS, 1)
+
+
+def discriminator_reuse(discriminator):
+    """The fake-image copy (reuse=True) shares every variable with the real-image copy and creates none."""
+    _check_reuse("discriminator", discriminator, X_DIM, _call_discriminator, lambda result: _discriminator_pair(result)[1])
+
+
+def discriminator_forward(discriminator):
+    """Logits match leaky_relu(x W1 + b1) W2 + b2 in NumPy and the first output is their sigmoid."""
+    for alpha in (TEST_ALPHA, None):
+        kwargs = {} if alpha is None else {"alpha": alpha}
+        with fresh_graph() as graph:
+            x = tf.placeholder(tf.float32, [None, X_DIM])
+            out, logits = _discriminator_pair(_call_discriminator(discriminator, x, **kwargs))
+            layers = _layers("discriminator", new_trainable_variables(graph), X_DIM, D_UNITS, 1)
+            rng = np.random.default_rng(4)
+            x_values = rng.normal(0.0, 1.0, (16, X_DIM)).astype(np.float32)
+            with session(graph) as sess:
+                weights = _load_weights(sess, layers, rng)
+                found_out, found_logits = run(sess, [out, logits], {x: x_values})
+        used_alpha = 0.01 if alpha is None else alpha
+        hiddens = hidden_variants(used_alpha)
+        expected_logits = _forward(x_values, weights, hiddens[0][0])
+        expected_out = sigmoid(expected_logits)
+        if close(expected_logits, found_out) and close(expected_out, found_logits):
+            fail("The discriminator's outputs are swapped.", expected="(sigmoid_output, logits)", found="(logits, sigmoid_output)",
+                 hint="return out, logits in that order.")
+        if not close(expected_logits, found_logits):
+            if close(expected_out, found_logits):
+                hint = "the logits already went through the sigmoid: return the output layer's raw values as logits."
+            else:
+                hint = _diagnose(found_logits, x_values, weights, hiddens, [(lambda v: v, None), (sigmoid, "the logits went through a sigmoid: return the raw values.")])
+                if alpha is None and hint and "alpha" in hint:
+                    hint = "with alpha not passed, the leak differs from 0.01: keep the default alpha=0.01 in the signature."
+            fail(f"The discriminator's logits differ from a NumPy forward pass (alpha={used_alpha}).",
+                 expected="leaky_relu(x @ W1 + b1) @ W2 + b2", found=first_mismatch(expected_logits, found_logits), hint=hint)
+        if not close(expected_out, found_out):
+            hint = None
+            if close(expected_logits, found_out):
+                hint = "the first output is the raw logits: apply tf.sigmoid to get a probability."
+            elif close(np.tanh(expected_logits), found_out):
+                hint = "the first output uses tanh: a probability needs tf.sigmoid."
+            elif close(sigmoid(expected_out), found_out):
+                hint = "the sigmoid was applied twice."
+            fail("The discriminator's first output is not sigmoid(logits).", expected="tf.sigmoid(logits)",
+                 found=first_mismatch(expected_out, found_out), hint=hint)
+
+
+# ---------------------------------------------------------------- shared: weight sharing
+
+def _check_reuse(kind, function, in_dim, call, pick_tensor):
+    with fresh_graph() as graph:
+        first_input = tf.placeholder(tf.float32, [None, in_dim])
+        second_input = tf.placeholder(tf.float32, [None, in_dim])
+        first = pick_tensor(call(function, first_input))
+        created_first = new_trainable_variables(graph)
+        if not created_first:
+            fail(f"The first call of {kind}() created no trainable variables.", hint="build the layers with tf.layers.dense (or tf.get_variable).")
+        try:
+            second = pick_tensor(call(function, second_input, reuse=True))
+        except AssertionError as error:
+            fail(f"Calling {kind}(..., reuse=True) after a first call failed.\n{error}",
+                 hint=f"open the layers with tf.variable_scope('{kind}', reuse=reuse) and keep the layer names the same on every call.")
+        created_second = new_trainable_variables(graph, created_first)
+        if created_second:
+            fail(f"{kind}(..., reuse=True) created new variables instead of reusing the first call's.",
+                 expected="no new variables", found=names(created_second),
+                 hint=f"pass reuse on: `with tf.variable_scope('{kind}', reuse=reuse):`.")
+        check_tensor(second, f"the output of the reused {kind}", (None, first.shape.as_list()[-1]))
+        rng = np.random.default_rng(5)
+        batch = rng.normal(0.0, 1.0, (8, in_dim)).astype(np.float32)
+        with session(graph) as sess:
+            run(sess, tf.global_variables_initializer(), what="initialising your variables")
+            a, b = run(sess, [first, second], {first_input: batch, second_input: batch})
+    if not close(a, b):
+        fail(f"The reused {kind} computes something different from the first one on the same input.",
+             expected="identical outputs (shared weights)", found=first_mismatch(a, b),
+             hint="both calls must go through the same variables; do not create layers outside the scope.")
