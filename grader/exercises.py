@@ -39,6 +39,17 @@ def solution_cell_source(notebook_path, grade_id):
     return None
 
 
+def graded_cells(notebook_path):
+    """[(grade_id, source, points)] of the notebook's autograded test cells, in order."""
+    notebook = nbformat.read(str(notebook_path), as_version=4)
+    cells = []
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            cells.append((meta["grade_id"], cell.source, float(meta.get("points", 0))))
+    return cells
+
+
 def is_stub(source, name):
     """True when function ``name`` in ``source`` still raises NotImplementedError."""
     for node in ast.walk(ast.parse(source)):

@@ -170,6 +170,8 @@ def _hint_for_error(error):
                 "call inside the same tf.variable_scope name.")
     if "Incompatible shapes" in text or "must have the same shape" in text:
         return "a labels tensor does not match its logits: build each from the logits it goes with (e.g. tf.ones_like(logits))."
+    if "No variables to optimize" in text:
+        return "var_list is empty: check the names you filter the variables by ('generator/', 'discriminator/')."
     if isinstance(error, NameError):
         return "a name is used before it is defined (a typo, or a variable from another cell?)."
     return None

@@ -14,9 +14,13 @@ def _two_placeholders(model_inputs, real_dim, z_dim):
             fail("model_inputs should return two placeholders.", expected="(inputs_real, inputs_z)",
                  found=describe(result), hint="end with `return inputs_real, inputs_z`.")
         for name, tensor in zip(("inputs_real", "inputs_z"), result):
-            if isinstance(tensor, tf.Tensor) and tensor.op.type not in PLACEHOLDER_OPS:
-                fail(f"{name} is not a placeholder.", expected="a tensor made by tf.placeholder",
-                     found=f"a tensor made by a {tensor.op.type} op",
+            made_by = None
+            if isinstance(tensor, tf.Variable):
+                made_by = "a tf.Variable"
+            elif isinstance(tensor, tf.Tensor) and tensor.op.type not in PLACEHOLDER_OPS:
+                made_by = f"a tensor made by a {tensor.op.type} op"
+            if made_by:
+                fail(f"{name} is not a placeholder.", expected="a tensor made by tf.placeholder", found=made_by,
                      hint="the inputs are fed at run time, so create them with tf.placeholder, not tf.Variable or tf.constant.")
             if isinstance(tensor, tf.Tensor) and tensor.graph is not graph:
                 fail(f"{name} belongs to another graph.", hint="create the placeholders inside the function, when it is called.")

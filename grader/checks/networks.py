@@ -70,6 +70,12 @@ def _discriminator_pair(result):
     return result
 
 
+def _discriminator_logits(result):
+    logits = _discriminator_pair(result)[1]
+    check_tensor(logits, "the discriminator's logits", (None, 1), tf.float32)
+    return logits
+
+
 def _layers(kind, variables, in_dim, n_units, out_dim):
     """Map the student's variables to hidden/output kernel/bias by shape, or explain what is off."""
     outside = [v for v in variables if not v.name.startswith(kind + "/")]
@@ -120,23 +126,27 @@ def _forward(x, weights, hidden, output=lambda v: v):
 
 # ---------------------------------------------------------------- generator
 
+def _generator_image(result):
+    """The generator's single output tensor, after checking its type and shape."""
+    if isinstance(result, (tuple, list)):
+        fail("generator should return only the tanh output.", expected="one tensor", found=describe(result),
+             hint="return just the image tensor; the logits are not needed outside.")
+    check_tensor(result, "the generator's output", (None, IMAGE_DIM), tf.float32)
+    return result
+
+
 def generator_output(generator):
     """generator(z, out_dim) returns one tensor of shape [None, out_dim]."""
     with fresh_graph():
         z = tf.placeholder(tf.float32, [None, Z_DIM])
-        out = _call_generator(generator, z)
-        if isinstance(out, (tuple, list)):
-            fail("generator should return only the tanh output.", expected="one tensor", found=describe(out),
-                 hint="return just the image tensor; the logits are not needed outside.")
-        check_tensor(out, "the generator's output", (None, IMAGE_DIM), tf.float32)
+        _generator_image(_call_generator(generator, z))
 
 
 def generator_output_range(generator):
     """The generator's values lie in [-1, 1], the range of the scaled real images (tanh output)."""
     with fresh_graph() as graph:
         z = tf.placeholder(tf.float32, [None, Z_DIM])
-        out = _call_generator(generator, z)
-        check_tensor(out, "the generator's output", (None, IMAGE_DIM), tf.float32)
+        out = _generator_image(_call_generator(generator, z))
         layers = _layers("generator", new_trainable_variables(graph), Z_DIM, G_UNITS, IMAGE_DIM)
         rng = np.random.default_rng(1)
         with session(graph) as sess:
@@ -161,7 +171,7 @@ def generator_variables(generator):
 
 def generator_reuse(generator):
     """reuse=True builds a second copy on new input with the same variables and creates none."""
-    _check_reuse("generator", generator, Z_DIM, _call_generator, lambda result: result)
+    _check_reuse("generator", generator, Z_DIM, _call_generator, _generator_image)
 
 
 def generator_forward(generator):
@@ -170,8 +180,7 @@ def generator_forward(generator):
         kwargs = {} if alpha is None else {"alpha": alpha}
         with fresh_graph() as graph:
             z = tf.placeholder(tf.float32, [None, Z_DIM])
-            out = _call_generator(generator, z, **kwargs)
-            check_tensor(out, "the generator's output", (None, IMAGE_DIM), tf.float32)
+            out = _generator_image(_call_generator(generator, z, **kwargs))
             layers = _layers("generator", new_trainable_variables(graph), Z_DIM, G_UNITS, IMAGE_DIM)
             rng = np.random.default_rng(2)
             z_values = rng.normal(0.0, 1.0, (16, Z_DIM)).astype(np.float32)
@@ -246,7 +255,7 @@ def discriminator_variables(discriminator):
 
 def discriminator_reuse(discriminator):
     """The fake-image copy (reuse=True) shares every variable with the real-image copy and creates none."""
-    _check_reuse("discriminator", discriminator, X_DIM, _call_discriminator, lambda result: _discriminator_pair(result)[1])
+    _check_reuse("discriminator", discriminator, X_DIM, _call_discriminator, _discriminator_logits)
 
 
 def discriminator_forward(discriminator):

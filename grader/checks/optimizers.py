@@ -89,8 +89,10 @@ def model_opt_var_lists(model_opt):
                 changed[name] = {v.name for v, a, b in zip(everything, before, after) if not np.array_equal(a, b)}
     d_names, g_names = ({v.name for v in owners[k]} for k in ("d_train_opt", "g_train_opt"))
     if changed["d_train_opt"] == g_names and changed["g_train_opt"] == d_names:
-        fail("The two training operations are swapped.", expected="(d_train_opt, g_train_opt)", found="(g_train_opt, d_train_opt)",
-             hint="return d_train_opt, g_train_opt in that order.")
+        fail("Each training operation changed the other network's variables.",
+             expected="d_train_opt -> discriminator variables, g_train_opt -> generator variables",
+             found=f"d_train_opt -> {sorted(changed['d_train_opt'])}, g_train_opt -> {sorted(changed['g_train_opt'])}",
+             hint="the two var_lists, or the two returned operations, are swapped.")
     for name, own, other, scope in (("d_train_opt", d_names, g_names, "discriminator"), ("g_train_opt", g_names, d_names, "generator")):
         moved = changed[name]
         if moved & other:

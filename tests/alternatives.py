@@ -1,0 +1,70 @@
+"""Correct answers written differently from the reference: each must get full marks."""
+
+ALTERNATIVES = {
+    "unnamed placeholders returned as a list": ("model_inputs", '''
+def model_inputs(real_dim, z_dim):
+    real = tf.placeholder(dtype=tf.float32, shape=[None, real_dim])
+    z = tf.placeholder(dtype=tf.float32, shape=[None, z_dim])
+    return [real, z]
+'''),
+    "tf.nn.leaky_relu and tf.AUTO_REUSE": ("generator", '''
+def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
+    with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
+        h = tf.nn.leaky_relu(tf.layers.dense(z, n_units), alpha=alpha)
+        return tf.nn.tanh(tf.layers.dense(h, out_dim))
+'''),
+    "dense layers built from tf.get_variable": ("generator", '''
+def dense(x, units, name):
+    with tf.variable_scope(name):
+        w = tf.get_variable("w", [x.shape[-1], units], initializer=tf.glorot_uniform_initializer())
+        b = tf.get_variable("b", [units], initializer=tf.zeros_initializer())
+        return tf.matmul(x, w) + b
+
+def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
+    with tf.variable_scope("generator", reuse=reuse):
+        h = dense(z, n_units, "hidden")
+        h = tf.where(h > 0, h, alpha * h)
+        return tf.tanh(dense(h, out_dim, "out"))
+'''),
+    "correct code that prints warnings and writes to stderr": ("discriminator", '''
+import sys
+import warnings
+
+def discriminator(x, n_units=128, reuse=False, alpha=0.01):
+    warnings.warn("a student's own warning", UserWarning)
+    print("debug: building the discriminator", file=sys.stderr)
+    tf.logging.warning("TensorFlow-style log line")
+    with tf.variable_scope("discriminator", reuse=reuse):
+        h = tf.layers.dense(x, n_units)
+        h = tf.maximum(alpha * h, h)
+        logits = tf.layers.dense(h, 1)
+    return tf.nn.sigmoid(logits), logits
+'''),
+    "tf.losses.sigmoid_cross_entropy": ("model_loss", '''
+def model_loss(d_logits_real, d_logits_fake, smooth=0.1):
+    real_labels = tf.ones_like(d_logits_real) * (1 - smooth)
+    d_loss = tf.losses.sigmoid_cross_entropy(real_labels, d_logits_real) + \\
+        tf.losses.sigmoid_cross_entropy(tf.zeros_like(d_logits_fake), d_logits_fake)
+    g_loss = tf.losses.sigmoid_cross_entropy(tf.ones_like(d_logits_fake), d_logits_fake)
+    return d_loss, g_loss
+'''),
+    "cross-entropy written with softplus": ("model_loss", '''
+def cross_entropy(logits, labels):
+    # stable form of -[y log s(x) + (1 - y) log(1 - s(x))]
+    return labels * tf.nn.softplus(-logits) + (1 - labels) * tf.nn.softplus(logits)
+
+def model_loss(d_logits_real, d_logits_fake, smooth=0.1):
+    d_loss = tf.reduce_mean(cross_entropy(d_logits_real, 1.0 - smooth)) + \\
+        tf.reduce_mean(cross_entropy(d_logits_fake, 0.0))
+    g_loss = tf.reduce_mean(cross_entropy(d_logits_fake, 1.0))
+    return d_loss, g_loss
+'''),
+    "variables taken from collections by scope": ("model_opt", '''
+def model_opt(d_loss, g_loss, learning_rate, beta1=0.9):
+    d_vars = tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES, scope="discriminator")
+    g_vars = tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES, scope="generator")
+    d_train_opt = tf.train.AdamOptimizer(learning_rate=learning_rate, beta1=beta1).minimize(d_loss, var_list=d_vars)
+    g_train_opt = tf.train.AdamOptimizer(learning_rate=learning_rate, beta1=beta1).minimize(g_loss, var_list=g_vars)
+    return d_train_opt, g_train_opt
+'''),
+}

@@ -1,0 +1,32 @@
+"""Every catalogued mistake, injected into the reference solution, fails a graded test that names it."""
+import pytest
+
+from mistakes import MISTAKES
+from notebook_tools import failed_tests, reference_source
+
+
+def apply_edits(source, edits):
+    for old, new in edits:
+        assert old in source, f"catalogue entry is stale: {old!r} is not in the reference solution"
+        source = source.replace(old, new)
+    return source
+
+
+def test_catalogue_is_large_and_covers_every_exercise():
+    assert len(MISTAKES) >= 20
+    assert {function for _, function, _, _ in MISTAKES} == {"model_inputs", "generator", "discriminator", "model_loss", "model_opt"}
+    assert len({name for name, *_ in MISTAKES}) == len(MISTAKES), "mistake names must be unique"
+
+
+@pytest.mark.parametrize("function", ["model_inputs", "generator", "discriminator", "model_loss", "model_opt"])
+def test_reference_solution_passes_every_graded_test(function):
+    assert failed_tests(function, reference_source(function)) == {}
+
+
+@pytest.mark.parametrize("name,function,edits,words", MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_mistake_is_caught_and_named(name, function, edits, words):
+    failures = failed_tests(function, apply_edits(reference_source(function), edits))
+    assert failures, f"no graded test caught: {name}"
+    messages = "\n\n".join(f"[{grade_id}] {message}" for grade_id, message in failures.items())
+    assert any(words.lower() in message.lower() for message in failures.values()), (
+        f"'{name}' was caught, but no message mentions {words!r}:\n{messages}")
