@@ -458,7 +458,7 @@ def weight_sharing():
 
     # the two calls (the second argument is aligned under the first, as in the notebook)
     indent = " " * len("discriminator(")
-    for y, first, second in ((top, "input_real,", "reuse=False)"),
+    for y, first, second in ((top, "inputs_real,", "reuse=False)"),
                              (bottom, "g_model,", "reuse=True)")):
         box(ax, (cx, y), 3.3, 0.95, "", DISC, fill="white")
         ax.text(cx, y, f"discriminator({first:<11}\n{indent}{second:<12}", ha="center",
@@ -478,9 +478,9 @@ def weight_sharing():
             fontsize=12, color=DISC, style="italic")
 
     # outputs
-    for y, color, code, note in ((top, REAL, "d_model_real, d_logits_real",
+    for y, color, code, note in ((top, REAL, "d_out_real, d_logits_real",
                                   "D's verdict on the real images"),
-                                 (bottom, FAKE, "d_model_fake, d_logits_fake",
+                                 (bottom, FAKE, "d_out_fake, d_logits_fake",
                                   "D's verdict on the fake images")):
         arrow(ax, (cx + 1.7, y), (cx + 2.2, y), color=color)
         ax.text(cx + 2.3, y + 0.15, code, ha="left", va="center", fontsize=12,
