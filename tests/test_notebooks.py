@@ -97,3 +97,13 @@ def test_student_stub_says_what_to_write(function, name):
     assert f"def {function}(" in cell.source and "raise NotImplementedError()" in cell.source
     assert '"""' in cell.source, "the stub keeps the docstring that explains arguments and return values"
     assert "BEGIN SOLUTION" not in cell.source
+
+
+@pytest.mark.parametrize("path", all_notebooks(), ids=lambda p: str(p.relative_to(REPO)))
+def test_every_figure_a_notebook_shows_exists(path):
+    notebook = nbformat.read(str(path), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", cell.source):
+                if "://" not in target:
+                    assert (path.parent / target).is_file(), f"{path.name} shows {target}, which does not exist"
