@@ -67,4 +67,13 @@ def model_opt(d_loss, g_loss, learning_rate, beta1=0.9):
     g_train_opt = tf.train.AdamOptimizer(learning_rate=learning_rate, beta1=beta1).minimize(g_loss, var_list=g_vars)
     return d_train_opt, g_train_opt
 '''),
+    "scope.reuse_variables() and an activation lambda": ("discriminator", '''
+def discriminator(x, n_units=128, reuse=False, alpha=0.01):
+    with tf.variable_scope("discriminator") as scope:
+        if reuse:
+            scope.reuse_variables()
+        h = tf.layers.dense(x, n_units, activation=lambda t: tf.nn.leaky_relu(t, alpha))
+        logits = tf.layers.dense(h, 1)
+        return tf.sigmoid(logits), logits
+'''),
 }

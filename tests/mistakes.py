@@ -96,4 +96,35 @@ MISTAKES = [
      [("AdamOptimizer(learning_rate, beta1=beta1).minimize(d_loss", "AdamOptimizer(learning_rate).minimize(d_loss")], "beta1"),
     ("variables filtered by a scope name that does not exist", "model_opt",
      [('startswith("generator/")', 'startswith("gen/")')], "var_list"),
+    # found by review: less common, but real
+    ("one Adam optimizer shared by both networks", "model_opt",
+     [("d_train_opt = tf.train.AdamOptimizer(learning_rate, beta1=beta1).minimize(d_loss, var_list=d_vars)\n"
+       "    g_train_opt = tf.train.AdamOptimizer(learning_rate, beta1=beta1).minimize(g_loss, var_list=g_vars)",
+       "optimizer = tf.train.AdamOptimizer(learning_rate, beta1=beta1)\n"
+       "    d_train_opt = optimizer.minimize(d_loss, var_list=d_vars)\n"
+       "    g_train_opt = optimizer.minimize(g_loss, var_list=g_vars)")], "share one optimizer"),
+    ("variables filtered by one letter of their name", "model_opt",
+     [('v.name.startswith("generator/")', '"g" in v.name'), ('v.name.startswith("discriminator/")', '"d" in v.name')],
+     "other network's variables"),
+    ("training operations replaced by the losses", "model_opt",
+     [("return d_train_opt, g_train_opt", "return d_loss, g_loss")], "not a training operation"),
+    ("generator's optimizer minimises d_loss", "model_opt",
+     [("minimize(g_loss, var_list=g_vars)", "minimize(d_loss, var_list=g_vars)")], "wrong way"),
+    ("learning rate divided by 10", "model_opt",
+     [("AdamOptimizer(learning_rate, beta1=beta1).minimize(d_loss", "AdamOptimizer(learning_rate / 10, beta1=beta1).minimize(d_loss")],
+     "learning_rate"),
+    ("generator without a hidden layer", "generator",
+     [("hidden = tf.layers.dense(z, n_units, activation=None)\n        hidden = tf.maximum(alpha * hidden, hidden)  # leaky ReLU\n"
+       "        logits = tf.layers.dense(hidden, out_dim", "logits = tf.layers.dense(z, out_dim")], "only one dense layer"),
+    ("tf.keras layers, whose weights are not shared", "generator",
+     [("tf.layers.dense(z, n_units, activation=None)", "tf.keras.layers.Dense(n_units)(z)"),
+      ("tf.layers.dense(hidden, out_dim, activation=None)", "tf.keras.layers.Dense(out_dim)(hidden)")], "tf.keras layers"),
+    ("softmax on a one-unit output", "discriminator",
+     [("return tf.sigmoid(logits), logits", "return tf.nn.softmax(logits), logits")], "softmax"),
+    ("tf.losses label_smoothing used for one-sided smoothing", "model_loss",
+     [("tf.reduce_mean(\n        cross_entropy(logits=d_logits_real, labels=tf.ones_like(d_logits_real) * (1 - smooth)))",
+       "tf.losses.sigmoid_cross_entropy(tf.ones_like(d_logits_real), d_logits_real, label_smoothing=smooth)")],
+     "1 - smooth/2"),
+    ("d_loss without its fake part", "model_loss",
+     [("return d_loss_real + d_loss_fake, g_loss", "return d_loss_real, g_loss")], "only the real part"),
 ]

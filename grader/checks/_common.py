@@ -74,6 +74,8 @@ def call_student(function, *args, **kwargs):
         fail(f"{name}() is not implemented yet: replace `raise NotImplementedError()` with your code.")
     except CheckFailed:
         raise
+    except SystemExit:
+        fail(f"{name}({shown}) called sys.exit() (or exit()): a function should return its result, not end the program.")
     except Exception as error:
         hint = _hint_for_error(error)
         fail(f"Calling {name}({shown}) raised {type(error).__name__}: {_first_line(error)}", hint=hint)
@@ -162,6 +164,8 @@ def _first_line(error):
 
 def _hint_for_error(error):
     text = str(error)
+    if "No gradients provided" in text:
+        return "the loss does not depend on the variables in var_list: check which loss each optimizer minimises."
     if "already exists" in text and "reuse" in text:
         return ("the variables were created a second time. Open the layers with "
                 "tf.variable_scope(<scope>, reuse=reuse) so reuse=True shares them.")

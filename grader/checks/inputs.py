@@ -7,6 +7,14 @@ from grader.tf1 import tf
 PLACEHOLDER_OPS = ("Placeholder", "PlaceholderWithDefault")
 
 
+def _source_op(tensor):
+    """The op behind a tensor, looking through tf.identity wrappers (still feedable)."""
+    op = tensor.op
+    while op.type == "Identity" and op.inputs:
+        op = op.inputs[0].op
+    return op
+
+
 def _two_placeholders(model_inputs, real_dim, z_dim):
     with fresh_graph() as graph:
         result = call_student(model_inputs, real_dim, z_dim)
@@ -17,7 +25,7 @@ def _two_placeholders(model_inputs, real_dim, z_dim):
             made_by = None
             if isinstance(tensor, tf.Variable):
                 made_by = "a tf.Variable"
-            elif isinstance(tensor, tf.Tensor) and tensor.op.type not in PLACEHOLDER_OPS:
+            elif isinstance(tensor, tf.Tensor) and _source_op(tensor).type not in PLACEHOLDER_OPS:
                 made_by = f"a tensor made by a {tensor.op.type} op"
             if made_by:
                 fail(f"{name} is not a placeholder.", expected="a tensor made by tf.placeholder", found=made_by,

@@ -46,6 +46,11 @@ def d_loss_mistakes(real, fake, smooth):
          "a sigmoid was applied before the loss: sigmoid_cross_entropy_with_logits takes the raw logits."),
         (sce(real, 1.0 - s).sum() + sce(fake, 0.0).sum(), "the losses are summed over the batch: take the mean (tf.reduce_mean)."),
         (0.5 * (sce(real, 1.0 - s).mean() + sce(fake, 0.0).mean()), "d_loss is the average of the two parts: it should be their sum."),
+        (sce(real, 1.0 - s / 2).mean() + sce(fake, s / 2).mean(),
+         "tf.losses' label_smoothing is two-sided (labels become 1 - smooth/2 and smooth/2): build the real labels as 1 - smooth yourself."),
+        (sce(real, 1.0 - s / 2).mean() + sce(fake, 0.0).mean(),
+         "tf.losses' label_smoothing gives labels 1 - smooth/2, not 1 - smooth: build the real labels as 1 - smooth yourself."),
+        (sce(real, 1.0 - s).mean(), "d_loss has only the real part: add the mean loss on the fake logits (labels 0)."),
         (np.concatenate([sce(real, 1.0 - s), sce(fake, 0.0)]).mean(),
          "real and fake losses were averaged together: take the mean of each batch separately, then add them."),
     ]
@@ -81,8 +86,8 @@ def _student_losses(model_loss, smooth=None):
 def _evaluate(model_loss, real_values, fake_values, smooth=None):
     """(d_loss, g_loss) values of the student's losses for the given logits."""
     with _student_losses(model_loss, smooth) as (graph, real, fake, (d_loss, g_loss)):
-        check_tensor(d_loss, "d_loss", ())
-        check_tensor(g_loss, "g_loss", ())
+        check_tensor(d_loss, "d_loss", (), tf.float32)
+        check_tensor(g_loss, "g_loss", (), tf.float32)
         with session(graph) as sess:
             run(sess, tf.global_variables_initializer())
             return run(sess, [d_loss, g_loss], {real: real_values, fake: fake_values},
@@ -96,7 +101,7 @@ def model_loss_scalars(model_loss):
             if isinstance(loss, tf.Tensor) and loss.shape.rank not in (0, None):
                 fail(f"{name} is not a scalar.", expected="shape ()", found=f"shape {loss.shape}",
                      hint="average the per-example losses with tf.reduce_mean.")
-            check_tensor(loss, name, ())
+            check_tensor(loss, name, (), tf.float32)
 
 
 def model_loss_values(model_loss):
@@ -121,6 +126,12 @@ def model_loss_values(model_loss):
 
 def model_loss_stability(model_loss):
     """Very confident logits (|logit| = 40) still give finite, correct losses."""
+    d_moderate, g_moderate = _evaluate(model_loss, REAL_LOGITS, FAKE_LOGITS)
+    d_reference, g_reference = reference_losses(REAL_LOGITS, FAKE_LOGITS, 0.1)
+    if not (close(d_reference, d_moderate) and close(g_reference, g_moderate)):
+        fail("The losses are already wrong for ordinary logits, so their behaviour for extreme ones cannot be judged.",
+             expected=f"d_loss {d_reference:.6f}, g_loss {g_reference:.6f}", found=f"d_loss {d_moderate:.6f}, g_loss {g_moderate:.6f}",
+             hint="fix the formula first: test_model_loss_values says what differs.")
     real = np.array([[40.0], [-40.0]], np.float32)
     fake = np.array([[-40.0], [40.0], [0.0]], np.float32)
     d_found, g_found = _evaluate(model_loss, real, fake)
@@ -138,8 +149,12 @@ def generator_loss_gradient(model_loss):
     """g_loss keeps a strong gradient when D confidently rejects the fakes (non-saturating loss)."""
     with _student_losses(model_loss) as (graph, real, fake, result):
         g_loss = result[1]
-        check_tensor(g_loss, "g_loss", ())
-        gradient = tf.gradients(g_loss, fake)[0]
+        check_tensor(g_loss, "g_loss", (), tf.float32)
+        try:
+            gradient = tf.gradients(g_loss, fake)[0]
+        except Exception as error:  # noqa: BLE001  (any failure here is reported to the student)
+            fail(f"g_loss cannot be differentiated: {type(error).__name__}: {error}",
+                 hint="build the loss from TensorFlow operations on the logits.")
         if gradient is None:
             fail("g_loss does not depend on d_logits_fake.", hint="the generator's loss is computed from the fake logits.")
         fake_values = np.full((4, 1), -8.0, np.float32)  # D is sure these are fake

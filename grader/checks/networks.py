@@ -83,6 +83,10 @@ def _layers(kind, variables, in_dim, n_units, out_dim):
         fail(f"Some of the {kind}'s variables are outside the '{kind}/' scope.",
              expected=f"every variable name starting with '{kind}/'", found=names(outside),
              hint=f"put all layers inside `with tf.variable_scope('{kind}', reuse=reuse):`.")
+    unknown = [v.name for v in variables if not v.shape.is_fully_defined()]
+    if unknown:
+        fail(f"The {kind}'s variables {unknown} have no fixed shape.", expected="variables with a known shape",
+             hint="create weights with tf.layers.dense or tf.get_variable(name, shape), keeping validate_shape on.")
     by_shape = {tuple(v.shape.as_list()): v for v in variables}
     wanted = {
         "hidden kernel": (in_dim, n_units), "hidden bias": (n_units,),
@@ -92,10 +96,10 @@ def _layers(kind, variables, in_dim, n_units, out_dim):
         hint = None
         kernels = [tuple(v.shape.as_list()) for v in variables if v.shape.rank == 2]
         first = [k for k in kernels if k[0] == in_dim]
-        if first and first[0][1] != n_units:
-            hint = f"the hidden layer has {first[0][1]} units although n_units={n_units} was passed: use the n_units argument."
-        elif len(kernels) == 1:
+        if len(kernels) == 1:
             hint = "there is only one dense layer: add the hidden layer of n_units units before the output layer."
+        elif first and first[0][1] != n_units:
+            hint = f"the hidden layer has {first[0][1]} units although n_units={n_units} was passed: use the n_units argument."
         elif len(kernels) > 2:
             hint = "there are more dense layers than the exercise asks for: one hidden layer and one output layer."
         elif len(variables) == 2:
@@ -295,6 +299,8 @@ def discriminator_forward(discriminator):
                 hint = "the first output uses tanh: a probability needs tf.sigmoid."
             elif close(sigmoid(expected_out), found_out):
                 hint = "the sigmoid was applied twice."
+            elif np.allclose(found_out, 1.0):
+                hint = "every output is 1: a softmax over a single unit always gives 1; use tf.sigmoid."
             fail("The discriminator's first output is not sigmoid(logits).", expected="tf.sigmoid(logits)",
                  found=first_mismatch(expected_out, found_out), hint=hint)
 
@@ -316,9 +322,12 @@ def _check_reuse(kind, function, in_dim, call, pick_tensor):
                  hint=f"open the layers with tf.variable_scope('{kind}', reuse=reuse) and keep the layer names the same on every call.")
         created_second = new_trainable_variables(graph, created_first)
         if created_second:
+            hint = f"pass reuse on: `with tf.variable_scope('{kind}', reuse=reuse):`."
+            if any(not v.name.startswith(kind + "/") for v in created_second):
+                hint = (f"tf.keras layers and tf.Variable ignore variable_scope's reuse and make new weights on every "
+                        f"call: build the layers with tf.layers.dense (or tf.get_variable) inside tf.variable_scope('{kind}', reuse=reuse).")
             fail(f"{kind}(..., reuse=True) created new variables instead of reusing the first call's.",
-                 expected="no new variables", found=names(created_second),
-                 hint=f"pass reuse on: `with tf.variable_scope('{kind}', reuse=reuse):`.")
+                 expected="no new variables", found=names(created_second), hint=hint)
         check_tensor(second, f"the output of the reused {kind}", (None, first.shape.as_list()[-1]))
         rng = np.random.default_rng(5)
         batch = rng.normal(0.0, 1.0, (8, in_dim)).astype(np.float32)

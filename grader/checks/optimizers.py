@@ -24,12 +24,13 @@ class MiniGan:
         init = lambda seed: tf.random_normal_initializer(stddev=0.5, seed=seed)  # noqa: E731
         self.z = tf.placeholder(tf.float32, [None, 3], name="z")
         self.x = tf.placeholder(tf.float32, [None, 4], name="x")
-        with tf.variable_scope("generator"):
-            g_w = tf.get_variable("w", [3, 4], initializer=init(1))
-            g_b = tf.get_variable("b", [4], initializer=init(2))
-        with tf.variable_scope("discriminator"):
-            d_w = tf.get_variable("w", [4, 1], initializer=init(3))
-            d_b = tf.get_variable("b", [1], initializer=init(4))
+        # Named like tf.layers.dense names them, so name filters behave as on the real networks.
+        with tf.variable_scope("generator/dense"):
+            g_w = tf.get_variable("kernel", [3, 4], initializer=init(1))
+            g_b = tf.get_variable("bias", [4], initializer=init(2))
+        with tf.variable_scope("discriminator/dense"):
+            d_w = tf.get_variable("kernel", [4, 1], initializer=init(3))
+            d_b = tf.get_variable("bias", [1], initializer=init(4))
         fake = tf.tanh(tf.matmul(self.z, g_w) + g_b)
         logits_real = tf.matmul(self.x, d_w) + d_b
         logits_fake = tf.matmul(fake, d_w) + d_b
@@ -59,6 +60,9 @@ def _student_ops(model_opt, learning_rate=TEST_RATE, beta1=None):
                  found=describe(op), hint="call .minimize(...) on the optimizer and return what it gives.")
         if not isinstance(op, (tf.Operation, tf.Tensor)):
             fail(f"{name} is not a TensorFlow operation.", expected="the result of optimizer.minimize(...)", found=describe(op))
+        if op is gan.d_loss or op is gan.g_loss or (isinstance(op, tf.Tensor) and op.dtype.is_floating):
+            fail(f"{name} is a tensor of values, not a training operation.", expected="optimizer.minimize(loss, var_list=...)",
+                 found=describe(op), hint="return what minimize(...) gives, not the loss itself.")
     return gan, dict(zip(("d_train_opt", "g_train_opt"), result))
 
 
@@ -107,62 +111,72 @@ def model_opt_var_lists(model_opt):
 
 
 def model_opt_adam_steps(model_opt):
-    """Two steps of each op match Adam in NumPy with the given learning_rate (and beta1)."""
+    """Two rounds of d then g steps match Adam in NumPy, one optimizer per network, with learning_rate and beta1."""
     beta1 = TEST_BETA1 if accepts_parameter(model_opt, "beta1") else 0.9
     with fresh_graph() as graph:
         gan, ops = _student_ops(model_opt, TEST_RATE, beta1)
         owners = {"d_train_opt": gan.d_vars, "g_train_opt": gan.g_vars}
+        gradients = {name: [] for name in ops}
+        moves = {name: [] for name in ops}
         with session(graph) as sess:
-            initialise = tf.global_variables_initializer()
-            for name, op in ops.items():
-                variables = owners[name]
-                run(sess, initialise)
-                start = run(sess, variables)
-                gradients, positions = [], []
-                for _ in range(2):
-                    gradients.append(run(sess, gan.gradients[name], gan.feed))
+            run(sess, tf.global_variables_initializer(), what="initialising the variables (optimizer slots included)")
+            for _ in range(2):  # d, g, d, g: as in training
+                for name, op in ops.items():
+                    before = _flat(run(sess, owners[name]))
+                    gradients[name].append(_flat(run(sess, gan.gradients[name], gan.feed)))
                     run(sess, op, gan.feed, what=f"running {name}")
-                    positions.append(run(sess, variables))
-                _compare_with_adam(name, start, gradients, positions, beta1)
+                    moves[name].append(_flat(run(sess, owners[name])) - before)
+    shared_steps = {"d_train_opt": (1, 3), "g_train_opt": (2, 4)}  # one optimizer's counter, advanced by both ops
+    for name in ops:
+        _compare_with_adam(name, gradients[name], moves[name], beta1, shared_steps[name])
 
 
-def adam_positions(start, gradients, learning_rate, beta1, beta2=ADAM_BETA2, epsilon=ADAM_EPSILON):
-    """Parameters after each step of tf.train.AdamOptimizer, in NumPy (float64)."""
-    theta = [np.asarray(p, np.float64) for p in start]
-    m = [np.zeros_like(p) for p in theta]
-    v = [np.zeros_like(p) for p in theta]
-    history = []
-    for t, grads in enumerate(gradients, start=1):
+def adam_moves(gradients, learning_rate, beta1, steps=(1, 2), beta2=ADAM_BETA2, epsilon=ADAM_EPSILON):
+    """The change of the (flattened) parameters at each update of tf.train.AdamOptimizer, in NumPy.
+
+    ``steps`` is Adam's step counter at each update: 1, 2, ... for an optimizer of its own.
+    """
+    m = v = 0.0
+    moves = []
+    for t, g in zip(steps, gradients):
+        g = np.asarray(g, np.float64)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
         rate = learning_rate * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
-        for i, g in enumerate(grads):
-            m[i] = beta1 * m[i] + (1 - beta1) * g
-            v[i] = beta2 * v[i] + (1 - beta2) * g * g
-            theta[i] = theta[i] - rate * m[i] / (np.sqrt(v[i]) + epsilon)
-        history.append([p.copy() for p in theta])
-    return history
+        moves.append(-rate * m / (np.sqrt(v) + epsilon))
+    return moves
 
 
-def _compare_with_adam(name, start, gradients, positions, beta1):
-    flat = lambda arrays: np.concatenate([np.ravel(a) for a in arrays])  # noqa: E731
-    origin = flat(start)
-    first_step = flat(positions[0]) - origin
-    largest = float(np.max(np.abs(first_step)))
-    expected = adam_positions(start, gradients, TEST_RATE, beta1)
-    if not close(flat(expected[0]) - origin, first_step, rtol=2e-3, atol=1e-7):
+def _flat(arrays):
+    return np.concatenate([np.ravel(a) for a in arrays]).astype(np.float64)
+
+
+def _same(expected, found):
+    return close(expected, found, rtol=2e-3, atol=1e-7)
+
+
+def _compare_with_adam(name, gradients, moves, beta1, shared_steps):
+    expected = adam_moves(gradients, TEST_RATE, beta1)
+    shared = adam_moves(gradients, TEST_RATE, beta1, steps=shared_steps)
+    for step, label in enumerate(("first", "second")):
+        found = moves[step]
+        if _same(expected[step], found):
+            continue
         hint = None
-        gradient = flat(gradients[0])
-        if close(-TEST_RATE * gradient, first_step, rtol=2e-3, atol=1e-7):
+        if _same(shared[step], found):
+            hint = ("the two operations share one optimizer, so Adam's step counter advances twice per round: "
+                    "create one tf.train.AdamOptimizer for each network.")
+        elif step == 0 and _same(-TEST_RATE * gradients[0], found):
             hint = "the step is learning_rate * gradient, plain gradient descent: use tf.train.AdamOptimizer(learning_rate)."
-        elif any(np.isclose(largest, rate, rtol=1e-2) for rate in (0.001, 0.002, 0.0002, 0.0005)):
-            hint = f"the weights moved by {largest:g}, not by about learning_rate={TEST_RATE}: pass the learning_rate argument to the optimizer."
-        fail(f"The first step of {name} is not Adam's first step with learning_rate={TEST_RATE}.",
-             expected=f"every weight moves by about {TEST_RATE} (Adam's first step is learning_rate * sign(gradient))",
-             found=f"largest move {largest:.6g}; {first_step.size} weights, " + first_mismatch(flat(expected[0]) - origin, first_step),
-             hint=hint)
-    second = flat(positions[1]) - origin
-    if not close(flat(expected[1]) - origin, second, rtol=2e-3, atol=1e-7):
-        hint = None
-        if beta1 != 0.9 and close(flat(adam_positions(start, gradients, TEST_RATE, 0.9)[1]) - origin, second, rtol=2e-3, atol=1e-7):
+        elif np.mean(np.sign(found) == -np.sign(expected[step])) > 0.5:
+            hint = ("the weights move the wrong way: this operation minimises the other network's loss, or a negated one "
+                    "(d_train_opt minimises d_loss, g_train_opt minimises g_loss).")
+        elif step == 0 and np.allclose(np.abs(found), np.max(np.abs(found)), rtol=2e-2):
+            hint = (f"the weights moved by {np.max(np.abs(found)):.6g} instead of about learning_rate={TEST_RATE}: "
+                    "pass the learning_rate argument to the optimizer.")
+        elif step == 1 and beta1 != 0.9 and _same(adam_moves(gradients, TEST_RATE, 0.9)[1], found):
             hint = f"Adam ran with beta1=0.9 although beta1={beta1} was passed: use AdamOptimizer(learning_rate, beta1=beta1)."
-        fail(f"The second step of {name} does not match Adam (learning_rate={TEST_RATE}, beta1={beta1}).",
-             expected="the NumPy Adam update", found=first_mismatch(flat(expected[1]) - origin, second), hint=hint)
+        fail(f"The {label} step of {name} does not match Adam (learning_rate={TEST_RATE}, beta1={beta1}).",
+             expected=("every weight moves by about learning_rate (Adam's first step is learning_rate * sign(gradient))"
+                       if step == 0 else "the NumPy Adam update"),
+             found=f"largest move {np.max(np.abs(found)):.6g}; " + first_mismatch(expected[step], found), hint=hint)
