@@ -58,11 +58,11 @@ def _student_ops(model_opt, learning_rate=TEST_RATE, beta1=None):
         if isinstance(op, tf.train.Optimizer):
             fail(f"{name} is an optimizer object, not a training operation.", expected="optimizer.minimize(loss, var_list=...)",
                  found=describe(op), hint="call .minimize(...) on the optimizer and return what it gives.")
-        if not isinstance(op, (tf.Operation, tf.Tensor)):
-            fail(f"{name} is not a TensorFlow operation.", expected="the result of optimizer.minimize(...)", found=describe(op))
-        if op is gan.d_loss or op is gan.g_loss or (isinstance(op, tf.Tensor) and op.dtype.is_floating):
+        if isinstance(op, tf.Tensor):
             fail(f"{name} is a tensor of values, not a training operation.", expected="optimizer.minimize(loss, var_list=...)",
-                 found=describe(op), hint="return what minimize(...) gives, not the loss itself.")
+                 found=describe(op), hint="return what minimize(...) gives (an Operation), not a loss or another tensor.")
+        if not isinstance(op, tf.Operation):
+            fail(f"{name} is not a TensorFlow operation.", expected="the result of optimizer.minimize(...)", found=describe(op))
     return gan, dict(zip(("d_train_opt", "g_train_opt"), result))
 
 

@@ -1,0 +1,49 @@
+"""Whatever a student's function does, a check fails with a readable AssertionError, never an internal error."""
+import sys
+
+import pytest
+
+from grader import checks
+from grader.tf1 import tf
+
+
+def returns_none(*args, **kwargs):
+    return None
+
+
+def returns_text(*args, **kwargs):
+    return "done"
+
+
+def returns_string_tensors(*args, **kwargs):
+    return tf.constant("a"), tf.constant("b")
+
+
+def raises_value_error(*args, **kwargs):
+    raise ValueError("something the student got wrong")
+
+
+def exits(*args, **kwargs):
+    sys.exit(1)
+
+
+def wrong_signature():
+    return 1
+
+
+def unknown_shape_variables(x, *args, **kwargs):
+    with tf.variable_scope("generator"):
+        w = tf.get_variable("w", initializer=tf.zeros_like(x[:1]), validate_shape=False)
+    return x + w
+
+
+STRANGE = [returns_none, returns_text, returns_string_tensors, raises_value_error, exits, wrong_signature,
+           unknown_shape_variables]
+
+
+@pytest.mark.parametrize("check", checks.__all__[1:])
+@pytest.mark.parametrize("student", STRANGE, ids=lambda f: f.__name__)
+def test_check_fails_cleanly(check, student):
+    with pytest.raises(AssertionError) as failure:
+        getattr(checks, check)(student)
+    assert str(failure.value).strip(), "the message must not be empty"
