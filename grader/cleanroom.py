@@ -1,0 +1,465 @@
+"""The authoritative re-check: each notebook's tests, run against only the student's answers.
+
+nbgrader runs the whole submitted notebook, so anything a student put in any cell (a fake
+``checks`` class, a patched ``numpy.allclose``, an IPython input transformer that empties
+the test cells...) runs before the tests. The clean room does not trust any of that:
+
+1. A server process imports NumPy, TensorFlow and ``grader.checks`` *before* any student
+   code exists, and fingerprints every function and class of those modules (and of the
+   standard modules the checks lean on): identity, ``__code__``, defaults, class dicts.
+2. Per notebook it forks a child (cheap: TensorFlow is already imported), which enters the
+   sandbox (own uid, solutions hidden), runs the notebook's locked setup cells from
+   ``solutions/``, then *only* the student's answer cells, filtered by :func:`filter_answer`
+   to imports, definitions and simple assignments, then each graded test cell's source
+   from ``solutions/`` (hidden tests included), with the setup cells' names (``checks``,
+   ``tf``, ``np``...) re-bound to the pristine objects first.
+3. A test passes only if it raised nothing *and* the fingerprint is unchanged afterwards (no
+   patched function, no trace hook, no thread left behind). The child reports each verdict
+   on a private pipe, prefixed by a per-run random nonce that the worker sent with the
+   request; anything else on the pipe is ignored, and a test with no verdict failed.
+
+Limits (also in docs/instructors.md): student code shares the child's address space, so a
+determined attacker who introspects the grader's own frames could find the nonce or undo a
+patch before the test ends. :mod:`grader.integrity` flags such code for a human to read.
+"""
+import ast
+import builtins
+import json
+import os
+import select
+import signal
+import sys
+import threading
+import time
+import traceback
+import types
+
+TRUSTED_ROOTS = (
+    "numpy", "tensorflow", "tf_keras", "keras", "grader", "builtins", "math", "operator",
+    "functools", "random", "unittest", "warnings", "contextlib", "inspect", "types", "abc",
+    "re", "io", "logging", "itertools", "collections", "copy", "traceback",
+)
+SAFE_BUILTIN_CALLS = {
+    "int", "float", "str", "bool", "tuple", "list", "dict", "set", "frozenset", "range",
+    "len", "min", "max", "abs", "round", "sum", "zip", "enumerate", "sorted", "reversed",
+}
+MAX_PIPE_BYTES = 2 * 2**20
+
+
+# ------------------------------------------------------------------ fingerprints
+def fingerprint(value):
+    """What must not change about a trusted callable: its identity and its code."""
+    if isinstance(value, types.ModuleType):
+        return ("module", getattr(value, "__name__", None))
+    if isinstance(value, (staticmethod, classmethod)):
+        return ("method", id(value), fingerprint(value.__func__))
+    if isinstance(value, property):
+        return ("property", id(value), id(value.fget), id(value.fset))
+    if isinstance(value, types.FunctionType):
+        return ("function", id(value), id(value.__code__), id(value.__defaults__),
+                id(value.__kwdefaults__), id(value.__globals__))
+    if isinstance(value, type) or callable(value):
+        return ("callable", id(value))
+    return None  # data (counters, caches...) legitimately changes; it is not guarded
+
+
+class Snapshot:
+    """Fingerprints of every guarded function, class and class member, taken once."""
+
+    def __init__(self, roots=TRUSTED_ROOTS):
+        self.entries = []  # (owner_name, namespace dict, key, fingerprint)
+        self.modules = {}
+        seen_classes = set()
+        for name, module in sorted(sys.modules.items()):
+            if module is None or name.split(".")[0] not in roots or name.startswith("grader.cleanroom"):
+                continue
+            self.modules[name] = module
+            namespace = vars(module)
+            for key, value in list(namespace.items()):
+                self._add(name, namespace, key, value)
+                if isinstance(value, type) and id(value) not in seen_classes:
+                    seen_classes.add(id(value))
+                    self._add_class(value)
+        self.threads = threading.active_count()
+
+    def _add(self, owner, namespace, key, value):
+        mark = fingerprint(value)
+        if mark is not None:
+            self.entries.append((owner, namespace, key, mark))
+
+    def _add_class(self, cls):
+        try:
+            namespace = cls.__dict__
+        except Exception:
+            return
+        owner = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)}"
+        for key, value in list(namespace.items()):
+            if isinstance(value, (types.FunctionType, staticmethod, classmethod, property)):
+                self._add(owner, namespace, key, value)
+
+    def changes(self, limit=5):
+        """Human-readable list of what student code tampered with (empty if nothing)."""
+        found = []
+        missing = object()
+        for owner, namespace, key, mark in self.entries:
+            value = namespace.get(key, missing)
+            if value is missing:
+                found.append(f"{owner}.{key} was deleted")
+            elif fingerprint(value) != mark:
+                found.append(f"{owner}.{key} was replaced or modified")
+            if len(found) >= limit:
+                return found
+        for name, module in self.modules.items():
+            if sys.modules.get(name) is not module:
+                found.append(f"sys.modules['{name}'] was replaced")
+                if len(found) >= limit:
+                    return found
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            found.append("a trace or profile hook (sys.settrace/sys.setprofile) was installed")
+        if threading.active_count() > self.threads:
+            found.append("student code left a background thread running")
+        return found
+
+
+def import_trusted_modules():
+    """Import what tests use, before any student code, and load TF's lazy attributes."""
+    from grader.quiet import quiet
+    from grader.tf1 import tf
+
+    import numpy  # noqa: F401
+
+    with quiet():
+        try:
+            import grader.checks  # noqa: F401
+        except ModuleNotFoundError as error:
+            if error.name != "grader.checks":
+                raise
+        for module in (tf, tf.nn, tf.layers, tf.train, tf.math, tf.random, tf.losses):
+            for name in dir(module):
+                if not name.startswith("_"):
+                    try:
+                        getattr(module, name)
+                    except Exception:
+                        pass
+
+
+# ------------------------------------------------------------------ answer filtering
+def strip_magics(source):
+    """IPython magics and shell escapes are not Python: blank those lines, keep numbering."""
+    if source.lstrip().startswith("%%"):
+        return ""
+    lines = source.split("\n")
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+
+
+def _is_library_expression(node, library_names):
+    """True if evaluating ``node`` calls nothing but library functions and safe builtins."""
+    for inner in ast.walk(node):
+        if isinstance(inner, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
+            return False
+        if isinstance(inner, ast.Lambda):
+            continue
+        if isinstance(inner, ast.Call):
+            root = inner.func
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if not isinstance(root, ast.Name):
+                return False
+            if root.id not in library_names and not (
+                root is inner.func and root.id in SAFE_BUILTIN_CALLS
+            ):
+                return False
+    return True
+
+
+def _assigns_plain_names(targets):
+    for target in targets:
+        for node in ast.walk(target):
+            if isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+                return False
+    return True
+
+
+def filter_answer(source, trusted_names):
+    """Keep the top-level statements of an answer cell that only *define* things.
+
+    Kept: imports, function and class definitions, ``pass``, docstrings, and assignments
+    to plain names (or expression statements) that call only library functions
+    (``init = tf.random_normal_initializer(stddev=0.02)``). Dropped: loops, ``if``,
+    ``with``, ``try``, calls of the student's own functions and assignments to attributes
+    (``np.tanh = ...``). Returns (source with dropped lines blanked, [(line, text)]).
+    """
+    source = strip_magics(source)
+    tree = ast.parse(source)
+    library_names = set(trusted_names)
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            library_names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    lines = source.split("\n")
+    dropped = []
+    for node in tree.body:
+        if _keep_statement(node, library_names):
+            continue
+        first, last = node.lineno, getattr(node, "end_lineno", node.lineno)
+        dropped.append((first, lines[first - 1].strip()[:80]))
+        for number in range(first - 1, last):
+            lines[number] = ""
+    return "\n".join(lines), dropped
+
+
+def _keep_statement(node, library_names):
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.Pass)):
+        return True
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, ast.Expr):
+        if isinstance(node.value, ast.Constant):
+            return True
+        return isinstance(node.value, ast.Call) and _is_library_expression(node.value, library_names)
+    if isinstance(node, ast.Assign):
+        return _assigns_plain_names(node.targets) and _is_library_expression(node.value, library_names)
+    if isinstance(node, ast.AnnAssign):
+        return (node.value is not None and _assigns_plain_names([node.target])
+                and _is_library_expression(node.value, library_names))
+    return False
+
+
+# ------------------------------------------------------------------ the child
+class TestTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise TestTimeout()
+
+
+def describe_error(error, grade_id):
+    if isinstance(error, TestTimeout):
+        return "the test did not finish in time (an endless loop, or very slow code?)"
+    if isinstance(error, AssertionError):
+        return str(error) or "an assertion failed"
+    frames = traceback.extract_tb(error.__traceback__)
+    where = ""
+    for frame in reversed(frames):
+        if frame.filename.startswith("<answer"):
+            where = f" (in your answer cell '{frame.filename[8:-1]}', line {frame.lineno})"
+            break
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def run_cells(request, snapshot, emit):
+    """Run setup, answer and test cells as described in the module docstring."""
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    trusted = {}
+    timeout = int(request["timeout"])
+    signal.signal(signal.SIGALRM, _alarm)
+    for cell in request["cells"]:
+        kind, grade_id = cell["kind"], cell["grade_id"]
+        if kind == "setup":
+            before = dict(namespace)
+            exec(compile(strip_magics(cell["source"]), f"<setup {grade_id}>", "exec"), namespace)
+            trusted.update({k: v for k, v in namespace.items() if before.get(k, trusted) is not v})
+        elif kind == "answer":
+            emit({"answer": grade_id, **run_answer(cell, namespace, trusted, timeout)})
+        elif kind == "test":
+            namespace.update(trusted)
+            emit({"test": grade_id, **run_test(cell, namespace, snapshot, timeout)})
+
+
+def run_answer(cell, namespace, trusted, timeout):
+    if cell.get("missing"):
+        return {"error": cell["missing"]}
+    try:
+        source, dropped = filter_answer(cell["source"], trusted)
+    except SyntaxError as error:
+        return {"error": f"SyntaxError in your answer cell, line {error.lineno}: {error.msg}"}
+    signal.alarm(timeout)
+    try:
+        exec(compile(source, f"<answer {cell['grade_id']}>", "exec"), namespace)
+        error = None
+    except BaseException as caught:  # noqa: BLE001  (student code may raise anything)
+        error = describe_error(caught, cell["grade_id"])
+    finally:
+        signal.alarm(0)
+    return {"error": error, "dropped": dropped}
+
+
+def run_test(cell, namespace, snapshot, timeout):
+    tampered = snapshot.changes()
+    if tampered:
+        return {"passed": False, "tampered": tampered}
+    signal.alarm(timeout)
+    try:
+        exec(compile(cell["source"], f"<test {cell['grade_id']}>", "exec"), namespace)
+        error = None
+    except BaseException as caught:  # noqa: BLE001
+        error = describe_error(caught, cell["grade_id"])
+    finally:
+        signal.alarm(0)
+    tampered = snapshot.changes()
+    return {"passed": error is None and not tampered, "error": error, "tampered": tampered}
+
+
+def child_main(request, snapshot, result_fd):
+    from grader import sandbox
+
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.closerange(3, result_fd)
+    os.closerange(result_fd + 1, 4096)
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+    nonce = request["nonce"]
+
+    def emit(record):
+        os.write(result_fd, (nonce + " " + json.dumps(record) + "\n").encode())
+
+    sandbox.enter(request["sandbox"])
+    os.chdir(request["workdir"])
+    try:
+        run_cells(request, snapshot, emit)
+        emit({"done": True})
+    except BaseException as error:  # noqa: BLE001  (a failing setup cell: the grader's problem)
+        emit({"setup_error": f"{type(error).__name__}: {error}"})
+
+
+# ------------------------------------------------------------------ the server
+def exit_description(status):
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else number
+        return f"killed by signal {name}"
+    return f"exit status {os.WEXITSTATUS(status)}"
+
+
+def read_verdicts(read_fd, nonce, deadline):
+    """Lines from the child that carry the nonce, until EOF or the deadline."""
+    buffer, total, records, timed_out = b"", 0, [], False
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select([read_fd], [], [], min(remaining, 1.0))
+        if not ready:
+            continue
+        chunk = os.read(read_fd, 65536)
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > MAX_PIPE_BYTES:
+            break
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            prefix, _, payload = line.decode("utf-8", "replace").partition(" ")
+            if prefix == nonce:
+                try:
+                    records.append(json.loads(payload))
+                except ValueError:
+                    pass
+    return records, timed_out
+
+
+def serve_one(request, snapshot):
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            os.close(read_fd)
+            os.setsid()
+            child_main(request, snapshot, write_fd)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    tests = sum(cell["kind"] == "test" for cell in request["cells"])
+    deadline = time.monotonic() + request["timeout"] * (tests + 2) + 30
+    records, timed_out = read_verdicts(read_fd, request["nonce"], deadline)
+    os.close(read_fd)
+    for target in (-pid, pid):
+        try:
+            os.kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    _, status = os.waitpid(pid, 0)
+    return {
+        "nonce": request["nonce"],
+        "records": records,
+        "timed_out": timed_out,
+        "exit": exit_description(status),
+    }
+
+
+def serve(stdin=sys.stdin, stdout=sys.stdout):
+    """Read JSON requests line by line; answer each with one JSON line."""
+    import_trusted_modules()
+    snapshot = Snapshot()
+    stdout.write(json.dumps({"ready": True, "guarded": len(snapshot.entries)}) + "\n")
+    stdout.flush()
+    for line in stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        try:
+            response = serve_one(request, snapshot)
+        except Exception:
+            response = {"nonce": request.get("nonce"), "records": [], "timed_out": False,
+                        "exit": "clean-room server error: " + traceback.format_exc(limit=3)}
+        stdout.write(json.dumps(response) + "\n")
+        stdout.flush()
+
+
+# ------------------------------------------------------------------ the client
+class CleanRoom:
+    """A clean-room server in a subprocess; ``check(...)`` grades one notebook."""
+
+    def __init__(self, log_path=os.devnull):
+        import subprocess
+
+        self.log = open(log_path, "ab")
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "grader.cleanroom", "serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
+        )
+        ready = self.process.stdout.readline()
+        if not ready:
+            raise RuntimeError(
+                f"The clean-room server did not start: it exited with {self.process.wait()}. "
+                f"Its error output is in {log_path}; does `python -c 'import grader.checks'` work?"
+            )
+        self.guarded = json.loads(ready)["guarded"]
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def check(self, cells, sandbox_spec, workdir, timeout):
+        nonce = os.urandom(16).hex()
+        request = {"nonce": nonce, "cells": cells, "sandbox": sandbox_spec,
+                   "workdir": str(workdir), "timeout": timeout}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("The clean-room server stopped unexpectedly.")
+        response = json.loads(line)
+        if response.get("nonce") != nonce:
+            raise RuntimeError("The clean-room server answered a different request.")
+        return response
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:
+                self.process.kill()
+        self.log.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["serve"]:
+        serve()
+    else:
+        sys.exit("usage: python -m grader.cleanroom serve")

@@ -1,0 +1,204 @@
+"""`python -m grader COMMAND`: the instructor's (and the student's) command line.
+
+    generate                        notebooks/gan/ from solutions/gan/ (nbgrader generate_assignment)
+    validate NOTEBOOK               run a notebook's tests the way the grader will (for students)
+    autograde SUBMITTED --out OUT   grade a class in parallel, sandboxed, tamper-checked
+    export --out OUT [--csv F]      the grade sheet, per-notebook totals, from OUT/gradebook.db
+    merge SHARD_OUT... --out OUT    combine the OUT folders of several shards
+    demo                            build a demo class, grade it, print the table
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def cmd_generate(args):
+    from grader import grading_course as course
+
+    written = course.generate_student_version(args.assignment)
+    print(f"Wrote {len(written)} student notebook(s) to {course.RELEASE / args.assignment}/ from "
+          f"{course.SOLUTIONS / args.assignment}/:")
+    for path in written:
+        print(f"  {path.relative_to(course.REPO)}")
+    return 0
+
+
+def cmd_validate(args):
+    from nbgrader.validator import Validator
+
+    from grader import grading_course as course
+
+    path = Path(args.notebook)
+    if not path.is_file():
+        print(f"{path}: no such notebook. Give the path of the .ipynb file you want to submit.")
+        return 2
+    config = course.load_config()
+    if args.timeout:
+        config.Execute.timeout = args.timeout
+    print(f"Running {path} from top to bottom, as the grader will (this takes a moment)...")
+    try:
+        with kernel_chatter_hidden():
+            results = Validator(config=config).validate(str(path))
+    except Exception as error:
+        print(f"Could not run {path}: {type(error).__name__}: {error}\n"
+              "Is it a notebook saved by Jupyter? If the file is damaged, start again from a fresh copy.")
+        return 2
+    return print_validation(path, results)
+
+
+def print_validation(path, results):
+    if results.get("type_changed"):
+        print(f"NOT READY: {len(results['type_changed'])} cell(s) changed type (e.g. code -> markdown); "
+              "change them back, or copy your answers into a fresh notebook.")
+        return 1
+    if results.get("changed"):
+        print(f"NOT READY: {len(results['changed'])} locked cell(s) were edited. The grader restores "
+              "them, so your edits there are lost. The first one starts with:\n"
+              + indent(results["changed"][0]["source"]))
+        return 1
+    failed = results.get("failed", [])
+    if failed:
+        print(f"NOT READY: {len(failed)} test cell(s) fail:")
+        for cell in failed:
+            first = cell["source"].strip().splitlines()[0] if cell["source"].strip() else "(empty cell)"
+            print(f"\n- {first}\n{indent(last_lines(cell['raw_error'], 6))}")
+        print("\nFix these, then run validate again. Remember the grader also runs hidden tests.")
+        return 1
+    print(f"READY: every visible test in {path.name} passes. (Hidden tests run at grading time.)")
+    return 0
+
+
+def indent(text, prefix="    "):
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def last_lines(text, count):
+    """The error itself (from its 'SomeError: ...' line on), else the traceback's last lines."""
+    import re
+
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", text or "").strip().splitlines()
+    starts = [i for i, line in enumerate(lines) if re.match(r"^[A-Za-z_][\w.]*: ", line)]
+    return "\n".join(lines[starts[-1]:] if starts else lines[-count:])
+
+
+class kernel_chatter_hidden:
+    """Silence file descriptor 2 (the kernel's start-up warnings) while a notebook runs."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+
+
+def cmd_autograde(args):
+    from grader.autograde import autograde, exit_status, summary_text
+
+    try:
+        report = autograde(args.submitted, args.out, workers=args.workers, timeout=args.timeout,
+                           notebook_limit=args.notebook_limit, memory_mb=args.memory_mb,
+                           assignment=args.assignment, work_dir=args.work_dir, keep_work=args.keep_work,
+                           warm_kernels=not args.cold_kernels, skip_ungraded=args.skip_ungraded)
+    except FileNotFoundError as error:
+        print(error)
+        return 2
+    print()
+    print(summary_text(report))
+    return exit_status(report)
+
+
+def cmd_export(args):
+    from grader import grading_gradebook as gradebooks
+
+    database = Path(args.out) / "gradebook.db"
+    if not database.exists():
+        print(f"{database} does not exist: run `python -m grader autograde SUBMITTED --out {args.out}` first.")
+        return 2
+    if args.csv == "-":
+        gradebooks.write_grade_sheet(database, sys.stdout)
+    else:
+        target = Path(args.csv or Path(args.out) / "grade_sheet.csv")
+        with open(target, "w", newline="") as handle:
+            gradebooks.write_grade_sheet(database, handle)
+        print(gradebooks.grade_table(database))
+        print(f"Grade sheet: {target}")
+    return 0
+
+
+def cmd_merge(args):
+    from grader.autograde import merge_shards
+
+    try:
+        count = merge_shards(args.shards, args.out)
+    except (FileNotFoundError, ValueError) as error:
+        print(error)
+        return 2
+    print(f"Merged {count} student(s) from {len(args.shards)} shard(s) into {args.out}/ "
+          f"(gradebook.db, grades.csv, autograded/, feedback/).")
+    return 0
+
+
+def cmd_demo(args):
+    from grader import demo
+
+    return demo.main(workers=args.workers, timeout=args.timeout, folder=args.folder)
+
+
+def parser():
+    main = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = main.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="regenerate the student notebooks from solutions/")
+    generate.add_argument("--assignment", default="gan")
+    generate.set_defaults(run=cmd_generate)
+
+    validate = commands.add_parser("validate", help="check a notebook before submitting it")
+    validate.add_argument("notebook")
+    validate.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py)")
+    validate.set_defaults(run=cmd_validate)
+
+    grade = commands.add_parser("autograde", help="grade SUBMITTED/<student>/<assignment>/*.ipynb")
+    grade.add_argument("submitted")
+    grade.add_argument("--out", required=True, help="output folder (grades.csv, gradebook.db, feedback/...)")
+    grade.add_argument("--workers", type=int, help="students graded at once (default: CPU count)")
+    grade.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py)")
+    grade.add_argument("--notebook-limit", type=int, help="seconds per notebook (default: max(600, 5 x timeout))")
+    grade.add_argument("--memory-mb", type=int, default=4096, help="memory per student (default: 4096)")
+    grade.add_argument("--assignment", default="gan")
+    grade.add_argument("--work-dir", help="where the private working folders go (default: the temp folder)")
+    grade.add_argument("--keep-work", action="store_true", help="keep the working folders, for debugging")
+    grade.add_argument("--skip-ungraded", action="store_true",
+                       help="do not run notebooks without graded tests (the training notebook); faster")
+    grade.add_argument("--cold-kernels", action="store_true",
+                       help="start every kernel from scratch instead of forking it from a warm TensorFlow process")
+    grade.set_defaults(run=cmd_autograde)
+
+    export = commands.add_parser("export", help="grade sheet with per-notebook totals")
+    export.add_argument("--out", required=True, help="the autograde output folder (holds gradebook.db)")
+    export.add_argument("--csv", help="where to write the sheet ('-' for stdout; default OUT/grade_sheet.csv)")
+    export.set_defaults(run=cmd_export)
+
+    merge = commands.add_parser("merge", help="merge the OUT folders of several autograde shards")
+    merge.add_argument("shards", nargs="+")
+    merge.add_argument("--out", required=True)
+    merge.set_defaults(run=cmd_merge)
+
+    demo = commands.add_parser("demo", help="grade a synthetic class of 10 and print the table")
+    demo.add_argument("--workers", type=int)
+    demo.add_argument("--timeout", type=int, default=60)
+    demo.add_argument("--folder", default="demo", help="where the demo class and its grades go")
+    demo.set_defaults(run=cmd_demo)
+    return main
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return args.run(args)

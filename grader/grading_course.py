@@ -1,0 +1,231 @@
+"""The course as nbgrader sees it: config, the assignment's layout, and the student version.
+
+Everything here is read from ``solutions/`` (nbgrader's source folder), never from a
+submission: which notebooks are graded, which cells are answers, setup or tests, and each
+test's points and full source (hidden tests included).
+"""
+import contextlib
+import json
+import logging
+import os
+import sys
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "gan"
+CONFIG_FILE = REPO / "nbgrader_config.py"
+# GAN_COURSE_SOLUTIONS points the grader at another source folder (used by the tests).
+SOLUTIONS = Path(os.environ.get("GAN_COURSE_SOLUTIONS", REPO / "solutions"))
+RELEASE = REPO / "notebooks"
+
+
+def nbgrader_metadata(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+@dataclass
+class CellSpec:
+    kind: str  # "setup" (locked, not graded), "answer" (solution cell) or "test" (graded)
+    grade_id: str
+    source: str
+    points: float = 0.0
+
+
+@dataclass
+class NotebookSpec:
+    notebook_id: str
+    cells: list = field(default_factory=list)  # CellSpec, in notebook order
+
+    @property
+    def tests(self):
+        return [cell for cell in self.cells if cell.kind == "test"]
+
+    @property
+    def answers(self):
+        return [cell for cell in self.cells if cell.kind == "answer"]
+
+    @property
+    def max_score(self):
+        return sum(cell.points for cell in self.tests)
+
+
+def classify(cell):
+    """'test', 'answer', 'setup' or None for a cell of the source notebook."""
+    meta = nbgrader_metadata(cell)
+    if cell.cell_type != "code" or not meta:
+        return None
+    if meta.get("grade") and not meta.get("solution"):
+        return "test"
+    if meta.get("solution"):
+        return "answer"
+    if meta.get("locked"):
+        return "setup"
+    return None
+
+
+def read_notebook_spec(path):
+    notebook = nbformat.read(str(path), as_version=4)
+    spec = NotebookSpec(Path(path).stem)
+    for index, cell in enumerate(notebook.cells):
+        kind = classify(cell)
+        if kind is None:
+            continue
+        meta = nbgrader_metadata(cell)
+        grade_id = meta.get("grade_id") or f"cell-{index}"
+        points = float(meta.get("points", 0) or 0) if kind == "test" else 0.0
+        spec.cells.append(CellSpec(kind, grade_id, cell.source, points))
+    return spec
+
+
+def assignment_spec(solutions=SOLUTIONS, assignment=ASSIGNMENT):
+    """{notebook_id: NotebookSpec} for every notebook of the assignment, sorted by name."""
+    folder = Path(solutions) / assignment
+    notebooks = sorted(folder.glob("*.ipynb"))
+    if not notebooks:
+        raise FileNotFoundError(
+            f"No notebooks in {folder}: expected the reference solutions of assignment "
+            f"'{assignment}' there (nbgrader's source folder)."
+        )
+    return {path.stem: read_notebook_spec(path) for path in notebooks}
+
+
+def load_config(**overrides):
+    """The course's nbgrader_config.py as a traitlets Config, plus ``{"Section.trait": value}``."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+    extra = Config()
+    for dotted, value in overrides.items():
+        section, trait = dotted.split(".", 1)
+        extra[section][trait] = value
+    config.merge(extra)
+    return config
+
+
+def course_directory(root, config, **traits):
+    from nbgrader.coursedir import CourseDirectory
+
+    coursedir = CourseDirectory(config=config)
+    coursedir.root = str(root)
+    for name, value in traits.items():
+        setattr(coursedir, name, value)
+    return coursedir
+
+
+def ensure_tools_on_path():
+    """nbgrader runs `alembic` (next to this Python) to create gradebooks: keep it findable
+    even when the virtual environment is not activated."""
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
+class LogCapture(logging.Handler):
+    """Collect nbgrader's warnings and errors (it logs through the "traitlets" logger)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        try:
+            self.records.append((record.levelno, record.getMessage()))
+        except Exception:
+            pass
+
+    def __enter__(self):
+        self.logger = logging.getLogger("traitlets")
+        self.saved = (self.logger.level, self.logger.propagate)
+        self.logger.addHandler(self)
+        self.logger.setLevel(logging.WARNING)
+        self.logger.propagate = False
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.saved[0])
+        self.logger.propagate = self.saved[1]
+
+    def errors(self):
+        return "\n".join(message for level, message in self.records if level >= logging.ERROR)
+
+
+class NbgraderFailed(RuntimeError):
+    pass
+
+
+def run_converter(converter_class, coursedir, config, log=None, **traits):
+    """Run an nbgrader converter (Autograde, GenerateAssignment, ...) in this process.
+
+    Raises NbgraderFailed carrying nbgrader's own error log when it fails.
+    """
+    ensure_tools_on_path()
+    converter = converter_class(coursedir=coursedir, config=config)
+    for name, value in traits.items():
+        setattr(converter, name, value)
+    capture = log or LogCapture()
+    with capture if log is None else contextlib.nullcontext():
+        try:
+            converter.start()
+        except Exception as error:
+            raise NbgraderFailed(
+                f"nbgrader {converter_class.__name__} failed: {error}\n{capture.errors()}") from error
+
+
+def generate_release(release_dir, db_path, assignment=ASSIGNMENT, solutions=SOLUTIONS):
+    """nbgrader generate_assignment: ``solutions/<a>`` -> ``release_dir/<a>``, gradebook at db_path."""
+    from nbgrader.converters import GenerateAssignment
+
+    root = Path(release_dir).parent
+    config = load_config()
+    coursedir = course_directory(
+        root, config,
+        source_directory=str(Path(solutions).resolve()),
+        release_directory=str(Path(release_dir).resolve()),
+        db_url=f"sqlite:///{Path(db_path).resolve()}",
+        assignment_id=assignment,
+    )
+    run_converter(GenerateAssignment, coursedir, config, force=True)
+
+
+def generate_student_version(assignment=ASSIGNMENT, release_root=None):
+    """`python -m grader generate`: regenerate notebooks/<assignment>/ from solutions/<assignment>/.
+
+    nbgrader writes into a scratch folder first, so a failure leaves the committed student
+    notebooks alone. The output is deterministic: notebooks are rewritten the way nbformat
+    writes them (sorted keys), permissions are fixed, and nbgrader's gradebook stays in the
+    scratch folder, so the repository gains no gradebook.db.
+    """
+    target = Path(release_root or RELEASE) / assignment
+    with tempfile.TemporaryDirectory(prefix="gan-generate-") as scratch:
+        release = Path(scratch) / "release"
+        generate_release(release, Path(scratch) / "gradebook.db", assignment)
+        for path in sorted((release / assignment).glob("*.ipynb")):
+            normalise_notebook_file(path)
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(release / assignment, target)
+    for path in [target, *target.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return sorted(target.glob("*.ipynb"))
+
+
+def normalise_notebook_file(path):
+    """Rewrite a notebook the way nbformat writes it, so regenerating gives identical bytes."""
+    notebook = nbformat.read(str(path), as_version=4)
+    text = nbformat.writes(notebook)
+    Path(path).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+
+
+def copy_tree(source, destination):
+    shutil.copytree(source, destination, dirs_exist_ok=True)
+
+
+def dumps(data):
+    return json.dumps(data, indent=1, sort_keys=True)

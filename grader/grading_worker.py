@@ -1,0 +1,477 @@
+"""Grade one student's submission in a private course folder (runs in a pool process).
+
+Per notebook: nbgrader autograde (sanitize, restore test cells, execute in a sandboxed
+kernel), then the clean-room re-check, then the lower of the two scores per test goes into
+the private gradebook, with a note in the executed notebook where the clean room lowered it.
+Last, nbgrader generate_feedback writes this student's HTML feedback. The batch
+(grader.autograde) merges the returned result into the class gradebook.
+
+Private folder layout (``root`` = one folder per student, under the batch's work folder)::
+
+    root/course/gradebook.db                 copy of the template gradebook (root only)
+    root/course/source/<a>/                  empty: test cells come from the gradebook
+    root/course/submitted/<sid>/<a>/         the submitted notebooks (root only)
+    root/course/autograded/<sid>/<a>/        the kernel's working folder (student uid, 0700)
+    root/home/  root/cleanroom/              the student's HOME and clean-room folder (uid)
+    root/results/                            executed notebooks, moved out of reach (root)
+"""
+import logging
+import os
+import shutil
+import time
+import traceback
+from pathlib import Path
+
+import nbformat
+
+from grader import grading_course as course
+from grader import integrity, sandbox
+
+LOG = logging.getLogger("grader.worker")
+
+
+def describe_nbgrader_failure(records, watchdog_reason):
+    """One sentence on why nbgrader could not finish a notebook."""
+    if watchdog_reason:
+        return watchdog_reason
+    text = "\n".join(message for _, message in records)
+    if "DeadKernelError" in text or "Kernel died" in text:
+        return ("the notebook's kernel died while it ran (os._exit, exit(), a crash such as "
+                "a segfault, or running out of memory), so the rest of the notebook did not run")
+    if "UnresponsiveKernelError" in text:
+        return "the kernel stopped responding (an endless loop that ignores interrupts?)"
+    if "Timeout" in text:
+        return "a cell ran past the time limit"
+    for _, message in reversed(records):
+        lines = [line for line in message.strip().splitlines() if line.strip()]
+        if lines and "Error" in lines[-1]:
+            return f"nbgrader could not grade the notebook: {lines[-1].strip()}"
+    return "nbgrader could not grade the notebook (see the grader log)"
+
+
+def restored_cells(submitted, release):
+    """Student-readable notes on the locked cells nbgrader puts back (edited or deleted).
+
+    Compared with the student version, not with nbgrader's checksums: those differ for
+    every test cell with hidden tests, which is not the student's doing.
+    """
+    locked = {course.nbgrader_metadata(cell)["grade_id"]: cell.source for cell in release.cells
+              if course.nbgrader_metadata(cell).get("locked") and course.nbgrader_metadata(cell).get("grade_id")}
+    found = {}
+    for cell in submitted.cells:
+        grade_id = course.nbgrader_metadata(cell).get("grade_id")
+        if grade_id in locked and grade_id not in found:
+            found[grade_id] = cell.source
+    notes = []
+    for grade_id, source in locked.items():
+        if grade_id not in found:
+            notes.append(f"locked cell '{grade_id}' had been deleted; it was put back")
+        elif found[grade_id].strip() != source.strip():
+            notes.append(f"locked cell '{grade_id}' had been edited; it was restored from the original")
+    return notes
+
+
+class StudentGrader:
+    """Grades students one after another; one instance per pool process."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.spec = settings["spec"]
+        self.config = course.load_config(**{
+            "Execute.timeout": settings["timeout"],
+            "Execute.kernel_name": sandbox.KERNEL_NAME,
+            "Execute.interrupt_on_timeout": True,
+            "OverwriteCells.add_missing_cells": True,
+            "Autograde.create_student": True,
+            "CourseDirectory.course_id": "gan-course",
+        })
+        self.work_root = Path(settings["work_root"])
+        jupyter_path = self.work_root / f"jupyter-{os.getpid()}"
+        self.sandbox_file = jupyter_path / "sandbox.json"
+        sandbox.install_kernelspec(str(jupyter_path), self.sandbox_file)
+        os.environ["JUPYTER_PATH"] = str(jupyter_path)
+        os.environ["MPLBACKEND"] = "Agg"
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        from grader.cleanroom import CleanRoom
+
+        self.isolation_note = self.probe_sandbox()
+        self.zygote = self.start_zygote() if settings.get("warm_kernels", True) else None
+        self.cleanroom = CleanRoom(log_path=str(self.work_root / f"cleanroom-{os.getpid()}.log"))
+        if self.zygote is not None and not self.zygote.wait_ready():
+            LOG.warning("warm kernels unavailable, using cold ones (see %s)", self.zygote.log_path)
+            self.zygote = None
+        self.watchdog = sandbox.Watchdog(settings["memory_mb"] * 2**20)
+        self.uid = None
+
+    def start_zygote(self):
+        from grader.grading_warmkernel import Zygote
+
+        folder = self.sandbox_file.parent
+        return Zygote(folder / "zygote.sock", log_path=str(self.work_root / f"zygote-{os.getpid()}.log"))
+
+    def probe_sandbox(self):
+        """None if student code can run under its own uid here, else the reason it cannot."""
+        if not sandbox.running_as_root():
+            return "the grader is not running as root, so student code runs under the grader's own uid"
+        uid = self.settings["uid_base"] - 1 - os.getpid() % 1000
+        home = sandbox.make_private_dir(self.work_root / f"probe-{os.getpid()}", uid=uid)
+        problem = sandbox.probe(sandbox.make_spec(uid, home, hide=self.settings["hide"]))
+        sandbox.kill_all(lambda: sandbox.processes_of(uid))
+        return problem and f"{problem}; student code runs under the grader's uid"
+
+    def close(self):
+        """Stop the helper processes (the clean-room server and the zygote)."""
+        self.cleanroom.close()
+        if self.zygote is not None:
+            self.zygote.close()
+
+    # ------------------------------------------------------------------ processes
+    def student_processes(self):
+        if self.uid is not None:
+            return sandbox.processes_of(self.uid)
+        import psutil
+
+        servers = {self.cleanroom.pid, self.zygote.pid if self.zygote else None}
+        return [p for p in psutil.Process().children(recursive=True) if p.pid not in servers]
+
+    def stop_student_processes(self):
+        sandbox.kill_all(self.student_processes)
+
+    # ------------------------------------------------------------------ one student
+    def grade(self, job):
+        started = time.monotonic()
+        self.uid = job["uid"] if self.isolation_note is None else None
+        paths = self.prepare_folders(job)
+        student = {"student_id": job["student_id"], "assignment_id": job["assignment_id"],
+                   "timestamp": paths["timestamp"], "notebooks": {}, "flags": [],
+                   "isolation_note": self.isolation_note}
+        self.open_submission(paths, job)
+        try:
+            for notebook_id in sorted(self.spec):
+                student["notebooks"][notebook_id] = self.grade_notebook(paths, job, notebook_id)
+        finally:
+            self.stop_student_processes()
+        self.publish_notebooks(paths, student)
+        self.save_scores(paths, job, student)
+        self.generate_feedback(paths, job, student)
+        for result in student["notebooks"].values():
+            student["flags"].extend(result.pop("flags", []))
+        student["seconds"] = round(time.monotonic() - started, 2)
+        return student
+
+    def prepare_folders(self, job):
+        root = self.work_root / f"student-{job['index']:05d}"
+        if root.exists():
+            shutil.rmtree(root)
+        sid, aid = job["student_id"], job["assignment_id"]
+        course_root = root / "course"
+        paths = {
+            "root": root, "course": course_root,
+            "submitted": course_root / "submitted" / sid / aid,
+            "autograded": course_root / "autograded" / sid / aid,
+            "feedback": course_root / "feedback" / sid / aid,
+            "home": root / "home", "cleanroom": root / "cleanroom", "results": root / "results",
+        }
+        for folder in (root, course_root, course_root / "autograded", course_root / "autograded" / sid):
+            sandbox.make_private_dir(folder, mode=0o711)
+        for folder in (course_root / "source" / aid, paths["submitted"], paths["results"]):
+            sandbox.make_private_dir(folder)
+        for folder in (paths["autograded"], paths["home"], paths["cleanroom"]):
+            sandbox.make_private_dir(folder, uid=self.uid)
+        shutil.copyfile(self.settings["template_db"], course_root / "gradebook.db")
+        os.chmod(course_root / "gradebook.db", 0o600)
+        paths["timestamp"] = self.copy_submission(Path(job["source"]), paths["submitted"])
+        spec = sandbox.make_spec(self.uid, paths["home"], hide=self.settings["hide"])
+        self.sandbox_spec = spec
+        kernel_spec = dict(spec, zygote=self.zygote.socket_path if self.zygote else None)
+        self.sandbox_file.write_text(course.dumps(kernel_spec))
+        return paths
+
+    def copy_submission(self, source, target):
+        """Copy the known notebooks (and timestamp.txt) only: a submitted grader/ or numpy.py
+        must not shadow the real packages in the kernel's working folder."""
+        for notebook_id in self.spec:
+            path = source / f"{notebook_id}.ipynb"
+            if path.is_file():
+                shutil.copyfile(path, target / path.name)
+        stamp = source / "timestamp.txt"
+        if stamp.is_file():
+            shutil.copyfile(stamp, target / "timestamp.txt")
+            return stamp.read_text().strip() or None
+        return None
+
+    def open_submission(self, paths, job):
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{paths['course'] / 'gradebook.db'}", "gan-course") as gradebook:
+            gradebook.update_or_create_student(job["student_id"])
+            gradebook.update_or_create_submission(job["assignment_id"], job["student_id"])
+
+    # ------------------------------------------------------------------ one notebook
+    def grade_notebook(self, paths, job, notebook_id):
+        spec = self.spec[notebook_id]
+        result = {"status": "graded", "problems": [], "tests": {}, "comments": {}, "flags": []}
+        submitted = paths["submitted"] / f"{notebook_id}.ipynb"
+        notebook, problem = self.read_submission(submitted)
+        if problem:
+            result.update(status=problem[0], problems=[problem[1]])
+            self.zero_tests(result, spec, problem[1])
+            self.write_placeholder(paths, notebook_id, None, problem[1])
+            return result
+        result["flags"] = [f"{notebook_id} cell {index}: {reason}"
+                           for index, reason in integrity.scan_notebook(notebook)]
+        result["problems"].extend(restored_cells(notebook, self.release_notebook(notebook_id)))
+        if not spec.tests:  # e.g. the training notebook: nothing to score
+            return self.run_ungraded(paths, job, notebook_id, notebook, result)
+        nbgrader_scores = self.run_nbgrader(paths, job, notebook_id, result)
+        if not (paths["results"] / f"{notebook_id}.ipynb").exists():
+            self.write_placeholder(paths, notebook_id, notebook, result["problems"][-1])
+        verdicts = self.run_cleanroom(paths, spec, notebook, result)
+        self.reconcile(spec, nbgrader_scores, verdicts, result)
+        self.annotate(paths["results"] / f"{notebook_id}.ipynb", result)
+        return result
+
+    def run_ungraded(self, paths, job, notebook_id, notebook, result):
+        """A notebook without graded tests: run by nbgrader for the feedback (unless
+        --skip-ungraded), next to the student's own exercise notebooks, which it may load."""
+        if self.settings.get("skip_ungraded"):
+            self.write_placeholder(paths, notebook_id, notebook, "it has no graded tests, so it was not run",
+                                   note="was not run: it has no graded tests (--skip-ungraded)")
+            return result
+        for other in paths["submitted"].glob("*.ipynb"):
+            if other.stem != notebook_id:
+                shutil.copyfile(other, paths["autograded"] / other.name)
+                os.chmod(paths["autograded"] / other.name, 0o644)
+        self.run_nbgrader(paths, job, notebook_id, result)
+        if not (paths["results"] / f"{notebook_id}.ipynb").exists():
+            self.write_placeholder(paths, notebook_id, notebook, result["problems"][-1])
+        return result
+
+    def read_submission(self, path):
+        """(notebook, None), or (None, (status, reason)) when it cannot be graded."""
+        if not path.exists():
+            return None, ("missing", f"{path.name} was not submitted")
+        try:
+            notebook = nbformat.read(str(path), as_version=4)
+            nbformat.validate(notebook)
+            return notebook, None
+        except Exception as error:  # corrupt JSON, wrong schema, unreadable bytes...
+            summary = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+            return None, ("unreadable", f"{path.name} could not be read as a notebook "
+                                        f"({type(error).__name__}: {summary}); was it edited outside Jupyter?")
+
+    def zero_tests(self, result, spec, reason):
+        for test in spec.tests:
+            result["tests"][test.grade_id] = {
+                "score": 0.0, "max_score": test.points, "nbgrader": None, "cleanroom": None, "reason": reason}
+
+    def run_nbgrader(self, paths, job, notebook_id, result):
+        """nbgrader autograde for one notebook; returns {grade_id: auto_score or None}."""
+        from nbgrader.converters import Autograde
+
+        coursedir = course.course_directory(
+            paths["course"], self.config, assignment_id=job["assignment_id"],
+            student_id=job["student_id"], notebook_id=notebook_id,
+            db_url=f"sqlite:///{paths['course'] / 'gradebook.db'}",
+        )
+        self.watchdog.arm(self.student_processes, self.settings["notebook_limit"], f"{notebook_id}.ipynb")
+        with course.LogCapture() as log:
+            try:
+                course.run_converter(Autograde, coursedir, self.config, log=log, force=True)
+                failed = False
+            except Exception:
+                failed = True
+        self.watchdog.disarm()
+        reason = self.watchdog.reason
+        self.stop_student_processes()
+        executed = paths["autograded"] / f"{notebook_id}.ipynb"
+        if failed or reason or not executed.exists():
+            result["status"] = "crashed"
+            result["problems"].append(describe_nbgrader_failure(log.records, reason))
+        if executed.exists() and not failed:
+            shutil.move(str(executed), paths["results"] / executed.name)
+        return self.read_scores(paths, job, notebook_id)
+
+    def read_scores(self, paths, job, notebook_id):
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{paths['course'] / 'gradebook.db'}", "gan-course") as gradebook:
+            notebook = gradebook.find_submission_notebook(notebook_id, job["assignment_id"], job["student_id"])
+            scores = {grade.name: grade.auto_score for grade in notebook.grades}
+            comments = {comment.name: comment.auto_comment for comment in notebook.comments}
+        return {"scores": scores, "comments": comments}
+
+    def run_cleanroom(self, paths, spec, notebook, result):
+        answers = {}
+        for cell in notebook.cells:
+            grade_id = course.nbgrader_metadata(cell).get("grade_id")
+            if cell.cell_type == "code" and grade_id and grade_id not in answers:
+                answers[grade_id] = cell.source
+        cells = []
+        for cell in spec.cells:
+            item = {"kind": cell.kind, "grade_id": cell.grade_id, "source": cell.source}
+            if cell.kind == "answer":
+                item["source"] = answers.get(cell.grade_id, "")
+                if cell.grade_id not in answers:
+                    item["missing"] = (f"the answer cell '{cell.grade_id}' is missing from the notebook "
+                                       "(deleted, or its metadata changed); copy it back from a fresh notebook")
+            cells.append(item)
+        self.watchdog.arm(self.student_processes, self.settings["notebook_limit"], "the clean-room re-check")
+        try:
+            response = self.cleanroom.check(cells, self.sandbox_spec, paths["cleanroom"], self.settings["timeout"])
+        except Exception as error:  # the server itself died: restart it, report, do not guess
+            LOG.warning("clean-room server failed: %s", error)
+            self.restart_cleanroom()
+            response = {"records": [], "exit": f"clean-room server failure: {error}", "timed_out": False}
+        self.watchdog.disarm()
+        self.stop_student_processes()
+        response["watchdog"] = self.watchdog.reason
+        return response
+
+    def restart_cleanroom(self):
+        from grader.cleanroom import CleanRoom
+
+        try:
+            self.cleanroom.close()
+        except Exception:
+            pass
+        self.cleanroom = CleanRoom(log_path=str(self.work_root / f"cleanroom-{os.getpid()}.log"))
+
+    def reconcile(self, spec, nbgrader, verdicts, result):
+        """Score per test = min(nbgrader's, the clean room's), with the reason if lowered."""
+        records = verdicts["records"]
+        tests = {r["test"]: r for r in records if "test" in r}
+        answers = {r["answer"]: r for r in records if "answer" in r}
+        setup_error = next((r["setup_error"] for r in records if "setup_error" in r), None)
+        ended = verdicts.get("watchdog") or (
+            "the re-check ran out of time" if verdicts.get("timed_out") else
+            f"the re-check process ended early ({verdicts.get('exit')})")
+        answer_notes = self.answer_notes(answers)
+        result["comments"] = nbgrader["comments"]
+        if setup_error:
+            result["problems"].append(f"grader problem: a setup cell failed in the clean room ({setup_error})")
+        for test in spec.tests:
+            auto = nbgrader["scores"].get(test.grade_id)
+            nb_score = float(auto) if auto is not None else 0.0
+            verdict = tests.get(test.grade_id)
+            if verdict is None:
+                clean_ok, why = False, ended
+            elif verdict.get("tampered"):
+                clean_ok, why = False, "student code changed the grader's libraries: " + "; ".join(verdict["tampered"])
+            else:
+                clean_ok, why = verdict["passed"], verdict.get("error")
+            if why and not clean_ok and answer_notes:
+                why = f"{why} ({answer_notes})"
+            score = min(nb_score, test.points if clean_ok else 0.0)
+            reason = None
+            if score < nb_score:
+                reason = f"passed in the notebook but failed the clean re-check: {why}"
+                result["problems"].append(f"{test.grade_id}: score lowered by the clean re-check: {why.splitlines()[0]}")
+            elif score < test.points and clean_ok:
+                reason = ("failed when the whole notebook ran (see the error under the test cell), although "
+                          "the answer cell alone passes: another cell of the notebook interferes")
+            elif score < test.points:
+                reason = "failed" + (f": {why}" if why else "")
+            result["tests"][test.grade_id] = {
+                "score": score, "max_score": test.points, "nbgrader": auto,
+                "cleanroom": "passed" if clean_ok else "failed", "reason": reason}
+
+    @staticmethod
+    def answer_notes(answers):
+        notes = []
+        for grade_id, record in answers.items():
+            if record.get("error"):
+                notes.append(f"running answer cell '{grade_id}' failed: {record['error']}")
+            if record.get("dropped"):
+                lines = ", ".join(str(line) for line, _ in record["dropped"][:5])
+                notes.append(f"the grader ran only the definitions in '{grade_id}', skipping line(s) {lines}")
+        return "; ".join(notes)
+
+    # ------------------------------------------------------------------ notebooks out
+    def release_notebook(self, notebook_id):
+        return nbformat.read(str(Path(self.settings["release"]) / f"{notebook_id}.ipynb"), as_version=4)
+
+    def write_placeholder(self, paths, notebook_id, submitted, reason, note=None):
+        """A notebook for the feedback when there is no executed one: the release version,
+        with the student's answer cells if we have them, and the reason on top."""
+        release = self.release_notebook(notebook_id)
+        answers = {}
+        if submitted is not None:
+            for cell in submitted.cells:
+                grade_id = course.nbgrader_metadata(cell).get("grade_id")
+                if grade_id and course.nbgrader_metadata(cell).get("solution"):
+                    answers.setdefault(grade_id, cell.source)
+        for cell in release.cells:
+            grade_id = course.nbgrader_metadata(cell).get("grade_id")
+            if grade_id in answers:
+                cell.source = answers[grade_id]
+        text = f"this notebook {note}." if note else f"this notebook could not be run: {reason}. Every test in it scored 0."
+        release.cells.insert(0, nbformat.v4.new_markdown_cell(f"**Autograder:** {text}"))
+        nbformat.write(release, str(paths["results"] / f"{notebook_id}.ipynb"))
+
+    def annotate(self, path, result):
+        """Add the clean room's reason under each test cell whose score it lowered."""
+        lowered = {gid: t["reason"] for gid, t in result["tests"].items()
+                   if t["reason"] and t["reason"].startswith("passed in the notebook")}
+        if not lowered or not path.exists():
+            return
+        notebook = nbformat.read(str(path), as_version=4)
+        for cell in notebook.cells:
+            grade_id = course.nbgrader_metadata(cell).get("grade_id")
+            if grade_id in lowered and cell.cell_type == "code":
+                cell.outputs.append(nbformat.v4.new_output(
+                    "stream", name="stderr", text=f"[autograder] 0 points: {lowered[grade_id]}\n"))
+        os.chmod(path, 0o644)
+        nbformat.write(notebook, str(path))
+
+    def publish_notebooks(self, paths, student):
+        """Swap the kernel's working folder for a root-owned one holding only the results."""
+        scratch = paths["root"] / "scratch"
+        shutil.move(str(paths["autograded"]), scratch)
+        os.makedirs(paths["autograded"])
+        for notebook_id in student["notebooks"]:
+            shutil.copyfile(paths["results"] / f"{notebook_id}.ipynb",
+                            paths["autograded"] / f"{notebook_id}.ipynb")
+
+    def save_scores(self, paths, job, student):
+        from grader.grading_gradebook import apply_student_result, open_gradebook
+
+        with open_gradebook(paths["course"] / "gradebook.db") as gradebook:
+            apply_student_result(gradebook, student)
+
+    def generate_feedback(self, paths, job, student):
+        from nbgrader.converters import GenerateFeedback
+
+        coursedir = course.course_directory(
+            paths["course"], self.config, assignment_id=job["assignment_id"], student_id=job["student_id"],
+            db_url=f"sqlite:///{paths['course'] / 'gradebook.db'}")
+        with course.LogCapture() as log:
+            try:
+                course.run_converter(GenerateFeedback, coursedir, self.config, log=log, force=True)
+            except Exception as error:
+                LOG.warning("feedback for %s failed: %s", job["student_id"], error)
+        for notebook_id, result in student["notebooks"].items():
+            result["autograded"] = str(paths["autograded"] / f"{notebook_id}.ipynb")
+            html = paths["feedback"] / f"{notebook_id}.html"
+            result["feedback"] = str(html) if html.exists() else None
+            if not html.exists():
+                result["problems"].append("no feedback could be generated for this notebook")
+
+
+_GRADER = None
+
+
+def init_pool_worker(settings):
+    import atexit
+
+    global _GRADER
+    _GRADER = StudentGrader(settings)
+    atexit.register(_GRADER.close)
+
+
+def grade_in_pool(job):
+    try:
+        return _GRADER.grade(job)
+    except Exception:
+        return {"student_id": job["student_id"], "assignment_id": job["assignment_id"],
+                "internal_error": traceback.format_exc(), "notebooks": {}, "flags": []}
