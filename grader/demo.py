@@ -1,0 +1,227 @@
+"""`python -m grader demo`: a synthetic class of ten, graded in parallel, with the table.
+
+Each submission is a student notebook from ``notebooks/gan/`` with the answer cells filled
+in from the reference solutions, then changed the way real students do: classic mistakes,
+unfinished work, tampering, noisy but correct code, accepted alternatives. The tests use the
+same builders (:func:`write_submission`, :data:`CLASS`).
+"""
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from grader import grading_course as course
+
+NOT_DONE = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+# ---------------------------------------------------------------- building blocks
+def reference_answers(solutions=None):
+    """{notebook_id: {grade_id: reference answer source (solution markers removed)}}."""
+    answers = {}
+    for notebook_id, spec in course.assignment_spec(solutions or course.SOLUTIONS).items():
+        answers[notebook_id] = {cell.grade_id: strip_markers(cell.source) for cell in spec.answers}
+    return answers
+
+
+def strip_markers(source):
+    return "\n".join(line for line in source.split("\n")
+                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+
+
+def replace(source, old, new, count=1):
+    """str.replace that insists the pattern is there (the demo must not silently go stale)."""
+    if old not in source:
+        raise ValueError(f"demo mutation: {old!r} not found in the reference answer:\n{source}")
+    return source.replace(old, new, count)
+
+
+RELEASE_DIR = course.RELEASE / course.ASSIGNMENT  # the student notebooks submissions start from
+
+
+def release_notebook(notebook_id):
+    path = Path(RELEASE_DIR) / f"{notebook_id}.ipynb"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `python -m grader generate` first.")
+    return nbformat.read(str(path), as_version=4)
+
+
+def cell_with_id(notebook, grade_id):
+    for cell in notebook.cells:
+        if course.nbgrader_metadata(cell).get("grade_id") == grade_id:
+            return cell
+    raise KeyError(grade_id)
+
+
+def write_submission(folder, student_id, answers, edits=None, notebooks=None, raw=None):
+    """Write ``folder/<student_id>/gan/<nb>.ipynb`` for each notebook.
+
+    answers: {notebook_id: {grade_id: source}} (an absent answer stays unfinished);
+    edits: {notebook_id: function(notebook) -> notebook} for tampering and extra cells;
+    notebooks: which notebooks to write (default: all); raw: {notebook_id: bytes} written as is.
+    """
+    target = Path(folder) / student_id / course.ASSIGNMENT
+    target.mkdir(parents=True, exist_ok=True)
+    for notebook_id in notebooks or sorted(answers):
+        path = target / f"{notebook_id}.ipynb"
+        if raw and notebook_id in raw:
+            path.write_bytes(raw[notebook_id])
+            continue
+        notebook = release_notebook(notebook_id)
+        for grade_id, source in answers.get(notebook_id, {}).items():
+            cell_with_id(notebook, grade_id).source = source
+        if edits and notebook_id in edits:
+            notebook = edits[notebook_id](notebook) or notebook
+        nbformat.write(notebook, str(path))
+    return target
+
+
+def add_cell(notebook, source, after_grade_id):
+    """Insert a plain code cell (a student's scratch cell) after the cell ``after_grade_id``."""
+    index = notebook.cells.index(cell_with_id(notebook, after_grade_id))
+    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def edit_cell(notebook, grade_id, source):
+    cell_with_id(notebook, grade_id).source = source
+    return notebook
+
+
+def fake_pass_output(notebook, grade_id):
+    cell = cell_with_id(notebook, grade_id)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="All tests passed!\n")]
+    cell.execution_count = 7
+    return notebook
+
+
+# ---------------------------------------------------------------- the demo class
+def mutate(answers, notebook_id, grade_id, old, new):
+    changed = {nb: dict(cells) for nb, cells in answers.items()}
+    changed[notebook_id][grade_id] = replace(changed[notebook_id][grade_id], old, new)
+    return changed
+
+
+PATCH_CHECKS = (
+    "# make the range check pass whatever my generator does\n"
+    "checks.generator_output_range = lambda *args, **kwargs: None\n"
+    "import grader.checks.networks as _networks\n"
+    "for _name in dir(_networks):\n"
+    "    if _name.startswith('generator'):\n"
+    "        setattr(_networks, _name, lambda *args, **kwargs: None)\n"
+)
+PATCH_NUMPY = (
+    "np.allclose = lambda *args, **kwargs: True\n"
+    "np.testing.assert_allclose = lambda *args, **kwargs: None\n"
+)
+NOISY_GENERATOR = '''import warnings
+import sys
+
+def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
+    print("building the generator...")
+    print("debug: this goes to stderr", file=sys.stderr)
+    warnings.warn("I am a correct generator that talks a lot")
+    with tf.variable_scope("generator", reuse=reuse):
+        hidden = tf.layers.dense(z, n_units, activation=None)
+        hidden = tf.maximum(alpha * hidden, hidden)
+        logits = tf.layers.dense(hidden, out_dim, activation=None)
+        return tf.tanh(logits)
+
+print("generator defined", file=sys.stderr)
+'''
+ALTERNATIVE_GENERATOR = '''def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
+    with tf.variable_scope("generator", reuse=reuse):
+        hidden = tf.nn.leaky_relu(tf.layers.dense(z, n_units), alpha=alpha)
+        return tf.nn.tanh(tf.layers.dense(hidden, out_dim))
+'''
+ALTERNATIVE_OPT = '''def model_opt(d_loss, g_loss, learning_rate, beta1=0.9):
+    d_vars = tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES, scope="discriminator")
+    g_vars = tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES, scope="generator")
+    d_opt = tf.train.AdamOptimizer(learning_rate=learning_rate, beta1=beta1)
+    g_opt = tf.train.AdamOptimizer(learning_rate=learning_rate, beta1=beta1)
+    return d_opt.minimize(d_loss, var_list=d_vars), g_opt.minimize(g_loss, var_list=g_vars)
+'''
+
+
+def demo_class(answers):
+    """[(student_id, what it shows, write(folder))] for the demo."""
+    no_tanh = mutate(answers, "02_generator", "generator", "return tf.tanh(logits)", "return logits")
+    return [
+        ("alice", "correct everything", lambda f: write_submission(f, "alice", answers)),
+        ("bob", "partly done: only the first two exercises",
+         lambda f: write_submission(f, "bob", {nb: answers[nb] for nb in ("01_model_inputs", "02_generator")},
+                                    notebooks=sorted(answers))),
+        ("carol", "classic mistake: generator without tanh", lambda f: write_submission(f, "carol", no_tanh)),
+        ("dave", "classic mistake: no label smoothing",
+         lambda f: write_submission(f, "dave", mutate(answers, "04_losses", "model_loss", "* (1 - smooth)", ""))),
+        ("erin", "classic mistake: optimizers over all variables",
+         lambda f: write_submission(f, "erin", mutate(mutate(
+             answers, "05_optimizers", "model_opt", "minimize(d_loss, var_list=d_vars)", "minimize(d_loss)"),
+             "05_optimizers", "model_opt", "minimize(g_loss, var_list=g_vars)", "minimize(g_loss)"))),
+        ("frank", "classic mistake: discriminator returns (logits, sigmoid) swapped",
+         lambda f: write_submission(f, "frank", mutate(
+             answers, "03_discriminator", "discriminator", "return tf.sigmoid(logits), logits",
+             "return logits, tf.sigmoid(logits)"))),
+        ("grace", "tampering: edits the range test, fakes 'passed' outputs (generator without tanh)",
+         lambda f: write_submission(f, "grace", no_tanh, edits={"02_generator": lambda nb: fake_pass_output(
+             edit_cell(nb, "test_generator_range", "print('All tests passed!')"), "test_generator_range")})),
+        ("heidi", "tampering: monkeypatches the checks and NumPy (generator without tanh)",
+         lambda f: write_submission(f, "heidi", no_tanh, edits={
+             "02_generator": lambda nb: add_cell(nb, PATCH_CHECKS, "generator"),
+             "04_losses": lambda nb: add_cell(nb, PATCH_NUMPY, "model_loss")})),
+        ("ivan", "correct, but prints and warns a lot",
+         lambda f: write_submission(f, "ivan", {**answers, "02_generator": {"generator": NOISY_GENERATOR}})),
+        ("judy", "correct, accepted alternatives (tf.nn.leaky_relu, get_collection)",
+         lambda f: write_submission(f, "judy", {**answers, "02_generator": {"generator": ALTERNATIVE_GENERATOR},
+                                                "05_optimizers": {"model_opt": ALTERNATIVE_OPT}})),
+    ]
+
+
+def build_class(folder, answers=None):
+    """Write the demo class under ``folder``, starting from a fresh student version of
+    solutions/ (generated in a scratch folder: the repository's notebooks/ is not touched)."""
+    global RELEASE_DIR
+    folder = Path(folder)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    saved = RELEASE_DIR
+    with tempfile.TemporaryDirectory(prefix="gan-demo-release-") as scratch:
+        course.generate_student_version(release_root=scratch)
+        RELEASE_DIR = Path(scratch) / course.ASSIGNMENT
+        try:
+            students = demo_class(answers or reference_answers())
+            for _, _, write in students:
+                write(folder)
+        finally:
+            RELEASE_DIR = saved
+    return [(student_id, description) for student_id, description, _ in students]
+
+
+def main(workers=None, timeout=60, folder="demo"):
+    from grader import grading_gradebook as gradebooks
+    from grader.autograde import autograde, summary_text
+
+    folder = Path(folder).resolve()
+    submitted, out = folder / "submitted", folder / "out"
+    print(f"Generating the student version of {course.SOLUTIONS / course.ASSIGNMENT}/ and a demo class...")
+    students = build_class(submitted)
+    print(f"Built a demo class of {len(students)} in {submitted}/:")
+    for student_id, description in students:
+        print(f"  {student_id:<7} {description}")
+    if out.exists():
+        shutil.rmtree(out)
+    report = autograde(submitted, out, workers=workers, timeout=timeout)
+    print()
+    print(summary_text(report, details=True))
+    print(gradebooks.grade_table(out / "gradebook.db"))
+    print(f"Grades:   {out / 'grades.csv'}")
+    print(f"Feedback: {out / 'feedback'}/<student>/gan/<notebook>.html  e.g. "
+          f"{out / 'feedback' / 'heidi' / 'gan' / '02_generator.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
