@@ -1,0 +1,186 @@
+"""The training notebook, the training loop and the trained generator (a few seconds of training each)."""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.exercises import EXERCISES, SOLUTIONS_DIR, load_functions
+from grader.quiet import quiet
+
+NOTEBOOK = SOLUTIONS_DIR / "06_train_gan.ipynb"
+TINY = {"train_images": 500, "epochs": 1, "n_samples": 50}
+
+
+@pytest.fixture(scope="module")
+def fns():
+    return load_functions(SOLUTIONS_DIR)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(fns, tmp_path_factory):
+    from grader.train import make_params, train_gan
+
+    output_dir = tmp_path_factory.mktemp("tiny_run")
+    with quiet():
+        run = train_gan(fns, make_params("tiny", **TINY), output_dir, progress=False)
+    return run
+
+
+def run_notebook(workdir, parameters, env_overrides):
+    """Execute a copy of the training notebook in ``workdir`` with papermill; returns the output notebook path."""
+    import papermill
+
+    notebook = workdir / NOTEBOOK.name
+    shutil.copy(NOTEBOOK, notebook)
+    output = workdir / "executed.ipynb"
+    saved = {key: os.environ.get(key) for key in env_overrides}
+    os.environ.update({key: value for key, value in env_overrides.items() if value is not None})
+    for key, value in env_overrides.items():
+        if value is None:
+            os.environ.pop(key, None)
+    try:
+        with quiet():
+            papermill.execute_notebook(
+                str(notebook), str(output), parameters=parameters, cwd=str(workdir),
+                kernel_name="python3", progress_bar=False, log_output=False,
+            )
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return output
+
+
+def test_notebook_runs_headless_with_the_students_own_functions(tmp_path):
+    """Under CI the notebook trains the tiny configuration on the exercise notebooks next to it."""
+    for notebook in EXERCISES.values():  # a student's folder: the five exercise notebooks, done
+        shutil.copy(SOLUTIONS_DIR / notebook, tmp_path / notebook)
+    output_dir = tmp_path / "run"
+    executed = run_notebook(
+        tmp_path, {"output_dir": str(output_dir)}, {"CI": "true", "GAN_COURSE_CACHE": str(tmp_path / "no_cache")}
+    )
+    text = executed.read_text()
+    assert "tiny configuration" in text
+    assert "your own exercise notebooks" in text
+    assert "training it was switched off" in text  # no cached evaluator: reported, not trained
+    params = json.loads((output_dir / "params.json").read_text())
+    assert params["preset"] == "tiny"
+    samples = np.load(output_dir / "samples.npy")
+    assert samples.shape == (params["n_samples"], 28, 28)
+    assert samples.min() >= -1 and samples.max() <= 1
+    for name in ("losses.png", "samples.png", "samples_per_epoch.png", "interpolation.png"):
+        assert (output_dir / "figures" / name).stat().st_size > 1000, name
+    assert (output_dir / "checkpoint" / "generator.index").is_file()
+    lines = (output_dir / "losses.csv").read_text().splitlines()
+    assert lines[0] == "step,epoch,d_loss,g_loss,d_real,d_fake" and len(lines) > 10
+
+
+def test_unfinished_exercise_gives_a_short_message_naming_the_notebook(tmp_path):
+    import papermill
+
+    for notebook in EXERCISES.values():
+        shutil.copy(SOLUTIONS_DIR / notebook, tmp_path / notebook)
+    (tmp_path / EXERCISES["model_loss"]).unlink()
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        run_notebook(tmp_path, {"output_dir": str(tmp_path / "run")}, {"CI": "true"})
+    assert EXERCISES["model_loss"] in str(failure.value)
+    assert "USE_REFERENCE_SOLUTIONS" in str(failure.value)
+
+
+def test_outputs_have_the_promised_shapes(tiny_run):
+    output_dir = tiny_run["output_dir"]
+    params = tiny_run["params"]
+    samples = np.load(output_dir / "samples.npy")
+    assert samples.shape == (TINY["n_samples"], 28, 28) and samples.dtype == np.float32
+    assert -1 <= samples.min() and samples.max() <= 1
+    epoch_samples = np.load(output_dir / "epoch_samples.npy")
+    assert epoch_samples.shape[:2] == (params["epochs"], 64)
+    assert np.all(np.isfinite(tiny_run["history"]))
+
+
+def test_checkpoint_restores_in_a_fresh_graph_to_the_same_samples(fns, tiny_run):
+    from grader.train import load_generator
+
+    params = tiny_run["params"]
+    with quiet(), load_generator(fns, tiny_run["output_dir"]) as generator:
+        z = generator.random_z(params["n_samples"], seed=params["seed"] + 2)  # the z of samples.npy
+        restored = generator(z)
+        walk = generator.interpolate(z[0], z[1], steps=5)
+    np.testing.assert_allclose(restored, tiny_run["samples"], atol=1e-5)
+    np.testing.assert_allclose(walk[0], restored[0], atol=1e-5)
+    np.testing.assert_allclose(walk[-1], restored[1], atol=1e-5)
+
+
+def test_same_seed_gives_the_same_losses(fns, tiny_run, tmp_path):
+    from grader.train import make_params, train_gan
+
+    with quiet():
+        again = train_gan(fns, make_params("tiny", **TINY), tmp_path, progress=False, write_outputs=False)
+        other_seed = train_gan(fns, make_params("tiny", **TINY, seed=1), tmp_path, progress=False, write_outputs=False)
+    np.testing.assert_array_equal(again["history"], tiny_run["history"])
+    assert not np.array_equal(other_seed["history"], tiny_run["history"])
+
+
+def test_training_without_weight_averaging_restores_too(fns, tmp_path):
+    """The tiny preset (like the default) averages the generator's weights; the classic one does not."""
+    from grader.train import load_generator, make_params, train_gan
+
+    params = make_params("tiny", **TINY, ema_decay=0)
+    with quiet():
+        run = train_gan(fns, params, tmp_path, progress=False)
+        with load_generator(fns, tmp_path) as generator:
+            restored = generator(generator.random_z(params["n_samples"], seed=params["seed"] + 2))
+    np.testing.assert_allclose(restored, run["samples"], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"batch_size": 0}, "batch_size must be at least 1"),
+        ({"epochs": -3}, "epochs must be at least 1"),
+        ({"epochs": 2.5}, "epochs must be a whole number"),
+        ({"learning_rate": 5}, "learning_rate must be in (0, 1)"),
+        ({"smooth": 1}, "smooth must be in [0, 1)"),
+        ({"batch_size": 1000, "train_images": 500}, "train_images (500) must be at least batch_size (1000)"),
+        ({"bach_size": 64}, "Unknown training parameter(s) ['bach_size']"),
+    ],
+)
+def test_bad_parameters_are_refused_with_a_clear_message(overrides, message):
+    from grader.train import make_params
+
+    with pytest.raises(ValueError) as error:
+        make_params("default", **overrides)
+    assert message in str(error.value)
+
+
+def test_unknown_preset_is_refused():
+    from grader.train import make_params
+
+    with pytest.raises(ValueError, match=r"Unknown preset 'fast'.*'classic', 'default', 'tiny'"):
+        make_params("fast")
+
+
+def test_missing_mnist_gives_a_clear_error(fns, tmp_path, monkeypatch):
+    from grader.data import MnistDataError, load_raw
+    from grader.train import make_params, train_gan
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "data" / "mnist" / "SHA256SUMS", tmp_path / "SHA256SUMS")
+    monkeypatch.setenv("GAN_COURSE_MNIST", str(tmp_path))
+    load_raw.cache_clear()
+    try:
+        with pytest.raises(MnistDataError, match="train-images-idx3-ubyte.gz is missing"):
+            train_gan(fns, make_params("tiny", **TINY), tmp_path / "run", progress=False)
+    finally:
+        load_raw.cache_clear()
+
+
+def test_missing_checkpoint_says_what_to_run(fns, tmp_path):
+    from grader.train import load_generator
+
+    with pytest.raises(FileNotFoundError, match="Run the training cell first"):
+        load_generator(fns, tmp_path)
