@@ -127,4 +127,19 @@ MISTAKES = [
      "1 - smooth/2"),
     ("d_loss without its fake part", "model_loss",
      [("return d_loss_real + d_loss_fake, g_loss", "return d_loss_real, g_loss")], "only the real part"),
+    ("log(sigmoid) kept finite with an epsilon", "model_loss",
+     [("cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits",
+       "cross_entropy = lambda logits, labels: -(labels * tf.log(tf.sigmoid(logits) + 1e-8) "
+       "+ (1 - labels) * tf.log(1 - tf.sigmoid(logits) + 1e-8))")], "sigmoid_cross_entropy_with_logits"),
 ]
+
+# One mistake should cost the points of the behaviour it breaks, not every test of the notebook.
+ONLY_FAILS = {
+    "no label smoothing": {"test_model_loss_values"},
+    "sum instead of mean": {"test_model_loss_values"},
+    "d_loss averaged instead of summed": {"test_model_loss_values"},
+    "saturating minimax generator loss": {"test_model_loss_values", "test_generator_loss_gradient"},
+    "cross-entropy computed with log(sigmoid)": {"test_model_loss_stability"},
+    "plain ReLU in the generator": {"test_generator_forward"},
+    "beta1 not passed to Adam": {"test_model_opt_adam"},
+}

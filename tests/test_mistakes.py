@@ -1,7 +1,7 @@
 """Every catalogued mistake, injected into the reference solution, fails a graded test that names it."""
 import pytest
 
-from mistakes import MISTAKES
+from mistakes import MISTAKES, ONLY_FAILS
 from notebook_tools import failed_tests, reference_source
 
 
@@ -30,3 +30,10 @@ def test_mistake_is_caught_and_named(name, function, edits, words):
     messages = "\n\n".join(f"[{grade_id}] {message}" for grade_id, message in failures.items())
     assert any(words.lower() in message.lower() for message in failures.values()), (
         f"'{name}' was caught, but no message mentions {words!r}:\n{messages}")
+
+
+@pytest.mark.parametrize("name", sorted(ONLY_FAILS))
+def test_one_mistake_costs_only_its_own_tests(name):
+    (_, function, edits, _), = [m for m in MISTAKES if m[0] == name]
+    failures = failed_tests(function, apply_edits(reference_source(function), edits))
+    assert set(failures) == ONLY_FAILS[name], f"{name}: failing tests {sorted(failures)}"
