@@ -151,8 +151,12 @@ def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, m
 
 
 def _init_worker(settings):
+    import warnings
+
     from grader import grading_worker
 
+    # nbgrader's gradebook code trips SQLAlchemy 2's harmless autoflush warnings on every student.
+    warnings.filterwarnings("ignore", message=".*not in session.*")
     grading_worker.init_pool_worker(settings)
 
 

@@ -9,12 +9,10 @@ import ast
 import types
 from pathlib import Path
 
-import nbformat
+from grader.grading_course import ASSIGNMENT, RELEASE, REPO, read_notebook_spec
 
-REPO = Path(__file__).resolve().parents[1]
-ASSIGNMENT = "gan"
 SOLUTIONS_DIR = REPO / "solutions" / ASSIGNMENT
-STUDENT_DIR = REPO / "notebooks" / ASSIGNMENT
+STUDENT_DIR = RELEASE / ASSIGNMENT
 
 # function name -> notebook that defines it, in the order the course teaches them
 EXERCISES = {
@@ -31,23 +29,14 @@ class ExerciseNotDone(RuntimeError):
 
 
 def solution_cell_source(notebook_path, grade_id):
-    """Source of the cell whose nbgrader grade_id is ``grade_id`` (None if there is none)."""
-    notebook = nbformat.read(str(notebook_path), as_version=4)
-    for cell in notebook.cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
-            return cell.source
-    return None
+    """Source of the nbgrader cell whose grade_id is ``grade_id`` (None if there is none)."""
+    cells = read_notebook_spec(notebook_path).cells
+    return next((cell.source for cell in cells if cell.grade_id == grade_id), None)
 
 
 def graded_cells(notebook_path):
     """[(grade_id, source, points)] of the notebook's autograded test cells, in order."""
-    notebook = nbformat.read(str(notebook_path), as_version=4)
-    cells = []
-    for cell in notebook.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            cells.append((meta["grade_id"], cell.source, float(meta.get("points", 0))))
-    return cells
+    return [(cell.grade_id, cell.source, cell.points) for cell in read_notebook_spec(notebook_path).tests]
 
 
 def is_stub(source, name):
