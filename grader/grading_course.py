@@ -223,9 +223,5 @@ def normalise_notebook_file(path):
     Path(path).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
-def copy_tree(source, destination):
-    shutil.copytree(source, destination, dirs_exist_ok=True)
-
-
 def dumps(data):
     return json.dumps(data, indent=1, sort_keys=True)
