@@ -123,9 +123,12 @@ def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
     print("building the generator...")
     print("debug: this goes to stderr", file=sys.stderr)
     warnings.warn("I am a correct generator that talks a lot")
+    sizes = n_units if isinstance(n_units, (list, tuple)) else [n_units]
     with tf.variable_scope("generator", reuse=reuse):
-        hidden = tf.layers.dense(z, n_units, activation=None)
-        hidden = tf.maximum(alpha * hidden, hidden)
+        hidden = z
+        for units in sizes:
+            hidden = tf.layers.dense(hidden, units, activation=None)
+            hidden = tf.maximum(alpha * hidden, hidden)
         logits = tf.layers.dense(hidden, out_dim, activation=None)
         return tf.tanh(logits)
 
@@ -133,7 +136,9 @@ print("generator defined", file=sys.stderr)
 '''
 ALTERNATIVE_GENERATOR = '''def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
     with tf.variable_scope("generator", reuse=reuse):
-        hidden = tf.nn.leaky_relu(tf.layers.dense(z, n_units), alpha=alpha)
+        hidden = z
+        for units in np.atleast_1d(n_units):
+            hidden = tf.nn.leaky_relu(tf.layers.dense(hidden, int(units)), alpha=alpha)
         return tf.nn.tanh(tf.layers.dense(hidden, out_dim))
 '''
 ALTERNATIVE_OPT = '''def model_opt(d_loss, g_loss, learning_rate, beta1=0.9):

@@ -10,7 +10,9 @@ def model_inputs(real_dim, z_dim):
     "tf.nn.leaky_relu and tf.AUTO_REUSE": ("generator", '''
 def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
     with tf.variable_scope("generator", reuse=tf.AUTO_REUSE):
-        h = tf.nn.leaky_relu(tf.layers.dense(z, n_units), alpha=alpha)
+        h = z
+        for units in np.atleast_1d(n_units):
+            h = tf.nn.leaky_relu(tf.layers.dense(h, int(units)), alpha=alpha)
         return tf.nn.tanh(tf.layers.dense(h, out_dim))
 '''),
     "dense layers built from tf.get_variable": ("generator", '''
@@ -21,9 +23,12 @@ def dense(x, units, name):
         return tf.matmul(x, w) + b
 
 def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
+    layers = n_units if isinstance(n_units, (list, tuple)) else (n_units,)
     with tf.variable_scope("generator", reuse=reuse):
-        h = dense(z, n_units, "hidden")
-        h = tf.where(h > 0, h, alpha * h)
+        h = z
+        for i, units in enumerate(layers):
+            h = dense(h, units, f"hidden{i}")
+            h = tf.where(h > 0, h, alpha * h)
         return tf.tanh(dense(h, out_dim, "out"))
 '''),
     "correct code that prints warnings and writes to stderr": ("discriminator", '''
@@ -34,9 +39,15 @@ def discriminator(x, n_units=128, reuse=False, alpha=0.01):
     warnings.warn("a student's own warning", UserWarning)
     print("debug: building the discriminator", file=sys.stderr)
     tf.logging.warning("TensorFlow-style log line")
+    try:
+        sizes = list(n_units)
+    except TypeError:
+        sizes = [n_units]
     with tf.variable_scope("discriminator", reuse=reuse):
-        h = tf.layers.dense(x, n_units)
-        h = tf.maximum(alpha * h, h)
+        h = x
+        for size in sizes:
+            h = tf.layers.dense(h, size)
+            h = tf.maximum(alpha * h, h)
         logits = tf.layers.dense(h, 1)
     return tf.nn.sigmoid(logits), logits
 '''),
@@ -72,7 +83,9 @@ def discriminator(x, n_units=128, reuse=False, alpha=0.01):
     with tf.variable_scope("discriminator") as scope:
         if reuse:
             scope.reuse_variables()
-        h = tf.layers.dense(x, n_units, activation=lambda t: tf.nn.leaky_relu(t, alpha))
+        h = x
+        for units in (n_units if hasattr(n_units, "__iter__") else [n_units]):
+            h = tf.layers.dense(h, units, activation=lambda t: tf.nn.leaky_relu(t, alpha))
         logits = tf.layers.dense(h, 1)
         return tf.sigmoid(logits), logits
 '''),

@@ -67,7 +67,7 @@ def corpus(answers):
     ok, nb1, both = answers, [INPUTS], [INPUTS, GENERATOR]
     w = demo.write_submission
     return {
-        "control": (lambda f: w(f, "control", ok, notebooks=both), {INPUTS: 3, GENERATOR: 6}),
+        "control": (lambda f: w(f, "control", ok, notebooks=both), {INPUTS: 3, GENERATOR: 7}),
         "edited_tests": (lambda f: w(f, "edited_tests", wrong, notebooks=nb1,
                                      edits={INPUTS: lambda nb: edit_tests(nb, "pass")}), {INPUTS: 0}),
         "deleted_tests": (lambda f: w(f, "deleted_tests", wrong, notebooks=nb1, edits={INPUTS: without_tests}), {INPUTS: 0}),
@@ -82,19 +82,19 @@ def corpus(answers):
         "sys_exit": (lambda f: w(f, "sys_exit", {INPUTS: {"model_inputs": answers[INPUTS]["model_inputs"] + "\nimport sys\nsys.exit(3)\n"}},
                                  notebooks=nb1), {INPUTS: 3}),
         "os_exit": (lambda f: w(f, "os_exit", ok, notebooks=both,
-                                edits={INPUTS: lambda nb: demo.add_cell(nb, "import os\nos._exit(0)\n", "model_inputs")}), {INPUTS: 0, GENERATOR: 6}),
+                                edits={INPUTS: lambda nb: demo.add_cell(nb, "import os\nos._exit(0)\n", "model_inputs")}), {INPUTS: 0, GENERATOR: 7}),
         "segfault": (lambda f: w(f, "segfault", ok, notebooks=both,
                                  edits={INPUTS: lambda nb: demo.add_cell(nb, "import ctypes\nctypes.string_at(0)\n", "model_inputs")}),
-                     {INPUTS: 0, GENERATOR: 6}),
+                     {INPUTS: 0, GENERATOR: 7}),
         "memory_hog": (lambda f: w(f, "memory_hog", ok, notebooks=nb1, edits={
             INPUTS: lambda nb: demo.add_cell(nb, "hog = np.ones(600_000_000)\n", "model_inputs")}), {INPUTS: 0}),
         "huge_output": (lambda f: w(f, "huge_output", ok, notebooks=nb1, edits={
             INPUTS: lambda nb: demo.add_cell(nb, "for i in range(300_000):\n    print('x' * 100)\n", "model_inputs")}), {INPUTS: 3}),
         "corrupt_json": (lambda f: w(f, "corrupt_json", ok, notebooks=nb1, raw={INPUTS: b'{"cells": [{"cell_type": '}), {INPUTS: 0}),
         "noisy_correct": (lambda f: w(f, "noisy_correct", {GENERATOR: {"generator": demo.NOISY_GENERATOR}}, notebooks=[GENERATOR]),
-                          {GENERATOR: 6}),
+                          {GENERATOR: 7}),
         "alternative": (lambda f: w(f, "alternative", {GENERATOR: {"generator": demo.ALTERNATIVE_GENERATOR}}, notebooks=[GENERATOR]),
-                        {GENERATOR: 6}),
+                        {GENERATOR: 7}),
         "snoop": (lambda f: w(f, "snoop", ok, notebooks=nb1, edits={INPUTS: lambda nb: demo.add_cell(nb, SNOOP_CELL, "model_inputs")}),
                   {INPUTS: 3}),
         "unfinished": (lambda f: w(f, "unfinished", {}, notebooks=nb1), {INPUTS: 0}),
@@ -249,7 +249,7 @@ def test_export_writes_per_notebook_totals(graded):
     rows = list(csv.reader(result.stdout.splitlines()))
     assert rows[0][:2] == ["student_id", "assignment_id"] and rows[0][-2:] == ["total", "max_total"]
     control = next(r for r in rows if r[0] == "control")
-    assert control[rows[0].index(INPUTS)] == "3" and control[rows[0].index("total")] == "9"
+    assert control[rows[0].index(INPUTS)] == "3" and control[rows[0].index("total")] == "10"
 
 
 def test_merge_combines_shards_and_refuses_duplicates(graded, tmp_path):

@@ -1,7 +1,8 @@
 """Checks for generator(z, out_dim, n_units, reuse, alpha) and discriminator(x, n_units, reuse, alpha).
 
-Both are one leaky-ReLU hidden layer followed by a dense output layer; they differ in the
-output (tanh image vs. sigmoid probability plus raw logits) and in the variable scope. The
+Both are leaky-ReLU hidden layers (one for an int n_units, one per entry for a list or tuple)
+followed by a dense output layer; they differ in the output (tanh image vs. sigmoid probability
+plus raw logits) and in the variable scope. The
 value checks load known weights into the student's own variables, run the student's graph and
 compare with a NumPy forward pass; when the values differ they try the usual mistakes
 (missing tanh, plain ReLU, hard-coded alpha, swapped outputs, ...) and name the one that fits.
@@ -9,7 +10,7 @@ compare with a NumPy forward pass; when the values differ they try the usual mis
 import numpy as np
 
 from grader.checks._common import (
-    call_student, check_tensor, close, describe, fail, first_mismatch, fresh_graph,
+    CheckFailed, call_student, check_tensor, close, describe, fail, first_mismatch, fresh_graph,
     names, new_trainable_variables, run, session,
 )
 from grader.tf1 import tf
@@ -17,6 +18,9 @@ from grader.tf1 import tf
 # Small, pairwise different sizes, so every variable is recognisable by its shape alone.
 Z_DIM, G_UNITS, IMAGE_DIM = 6, 9, 4
 X_DIM, D_UNITS = 7, 5
+G_LAYERS, D_LAYERS = (9, 11), (5, 3)  # n_units as a list/tuple: two hidden layers, still every shape distinct
+LIST_HINT = ("n_units may be a list or tuple of sizes, one hidden layer per entry: turn an int into a one-entry list "
+             "(`sizes = [n_units] if isinstance(n_units, int) else n_units`) and loop over the sizes.")
 TEST_ALPHA = 0.1  # neither the default 0.01 nor tf.nn.leaky_relu's 0.2: catches both hard-coded
 
 
@@ -59,6 +63,10 @@ def _call_generator(generator, z, **kwargs):
     return call_student(generator, z, IMAGE_DIM, n_units=G_UNITS, **kwargs)
 
 
+def _call_generator_sized(generator, z, **kwargs):
+    return call_student(generator, z, IMAGE_DIM, **kwargs)
+
+
 def _call_discriminator(discriminator, x, **kwargs):
     return call_student(discriminator, x, n_units=D_UNITS, **kwargs)
 
@@ -76,6 +84,15 @@ def _discriminator_logits(result):
     return logits
 
 
+def hidden_sizes(n_units):
+    """n_units as a list: [n_units] for a number, the entries for a list or tuple."""
+    return [n_units] if np.ndim(n_units) == 0 else list(n_units)
+
+
+def _hidden_labels(count):
+    return ["hidden"] if count == 1 else [f"hidden {i + 1}" for i in range(count)]
+
+
 def _layers(kind, variables, in_dim, n_units, out_dim):
     """Map the student's variables to hidden/output kernel/bias by shape, or explain what is off."""
     outside = [v for v in variables if not v.name.startswith(kind + "/")]
@@ -88,25 +105,33 @@ def _layers(kind, variables, in_dim, n_units, out_dim):
         fail(f"The {kind}'s variables {unknown} have no fixed shape.", expected="variables with a known shape",
              hint="create weights with tf.layers.dense or tf.get_variable(name, shape), keeping validate_shape on.")
     by_shape = {tuple(v.shape.as_list()): v for v in variables}
-    wanted = {
-        "hidden kernel": (in_dim, n_units), "hidden bias": (n_units,),
-        "output kernel": (n_units, out_dim), "output bias": (out_dim,),
-    }
-    if len(variables) != 4 or any(shape not in by_shape for shape in wanted.values()):
+    sizes = hidden_sizes(n_units)
+    dims = [in_dim] + sizes + [out_dim]
+    wanted = {}
+    for label, rows, columns in zip(_hidden_labels(len(sizes)) + ["output"], dims[:-1], dims[1:]):
+        wanted[f"{label} kernel"], wanted[f"{label} bias"] = (rows, columns), (columns,)
+    if len(variables) != len(wanted) or any(shape not in by_shape for shape in wanted.values()):
         hint = None
         kernels = [tuple(v.shape.as_list()) for v in variables if v.shape.rank == 2]
         first = [k for k in kernels if k[0] == in_dim]
         if len(kernels) == 1:
             hint = "there is only one dense layer: add the hidden layer of n_units units before the output layer."
-        elif first and first[0][1] != n_units:
-            hint = f"the hidden layer has {first[0][1]} units although n_units={n_units} was passed: use the n_units argument."
-        elif len(kernels) > 2:
-            hint = "there are more dense layers than the exercise asks for: one hidden layer and one output layer."
-        elif len(variables) == 2:
+        elif len(first) > 1:
+            hint = (f"{len(first)} dense layers take the {in_dim}-value input: each hidden layer must take the previous "
+                    "layer's output (hidden = tf.layers.dense(hidden, units)), not the network's input.")
+        elif first and first[0][1] != sizes[0]:
+            hint = f"the hidden layer has {first[0][1]} units although n_units={n_units!r} was passed: use the n_units argument."
+        elif len(sizes) > 1 and len(kernels) == 2:
+            hint = f"there is one hidden layer although n_units={n_units!r} asks for {len(sizes)}: " + LIST_HINT
+        elif len(kernels) > len(sizes) + 1:
+            hint = ("there are more dense layers than the exercise asks for: one hidden layer per entry of n_units "
+                    "and one output layer.")
+        elif len(variables) == len(kernels):
             hint = "the dense layers have no bias: keep the default use_bias=True."
-        expected_params = in_dim * n_units + n_units + n_units * out_dim + out_dim
+        expected_params = sum(rows * columns + columns for rows, columns in zip(dims[:-1], dims[1:]))
         found_params = sum(int(np.prod(v.shape.as_list())) for v in variables)
-        fail(f"The {kind}'s variables are not one hidden layer of {n_units} units plus an output layer of {out_dim}.",
+        shape_of_hidden = f"one hidden layer of {sizes[0]} units" if len(sizes) == 1 else f"hidden layers of {sizes} units"
+        fail(f"The {kind}'s variables are not {shape_of_hidden} plus an output layer of {out_dim}.",
              expected=f"shapes {list(wanted.values())} ({expected_params} parameters)",
              found=f"{[tuple(v.shape.as_list()) for v in variables]} ({found_params} parameters)", hint=hint)
     return {label: by_shape[shape] for label, shape in wanted.items()}
@@ -123,9 +148,14 @@ def _load_weights(sess, layers, rng, scale=1.0):
     return values
 
 
-def _forward(x, weights, hidden, output=lambda v: v):
-    h = x @ weights["hidden kernel"] + weights["hidden bias"]
-    return output(hidden(h) @ weights["output kernel"] + weights["output bias"])
+def _forward(x, weights, hidden, output=lambda v: v, inner=None):
+    """NumPy forward pass; ``inner`` (default: ``hidden``) is the activation of all hidden layers but the last."""
+    labels = _hidden_labels(len(weights) // 2 - 1)
+    h = x
+    for index, label in enumerate(labels):
+        activation = hidden if inner is None or index == len(labels) - 1 else inner
+        h = activation(h @ weights[f"{label} kernel"] + weights[f"{label} bias"])
+    return output(h @ weights["output kernel"] + weights["output bias"])
 
 
 # ---------------------------------------------------------------- generator
@@ -211,6 +241,42 @@ def _diagnose(found, x, weights, hiddens, outputs):
             if close(_forward(x, weights, hidden, output), found):
                 return " and ".join(h for h in (h_hint, o_hint) if h)
     return None
+
+
+def _call_with_layers(kind, call, function, tensor, n_units):
+    """Call the student's network with a list/tuple n_units; a crash gets the list hint."""
+    try:
+        return call(function, tensor, n_units=n_units, alpha=TEST_ALPHA)
+    except CheckFailed as error:
+        raise CheckFailed(f"{error}\n  likely cause: {kind}() must accept n_units={n_units!r} as well as a number. {LIST_HINT}") from None
+
+
+def _hidden_layers_hint(found, x, weights, output_variants):
+    """Why a stack of hidden layers computes something else: activations, or a layer's activation left out."""
+    hint = _diagnose(found, x, weights, hidden_variants(TEST_ALPHA), output_variants)
+    if hint is None and close(_forward(x, weights, lambda h: leaky_relu(h, TEST_ALPHA), output_variants[0][0], inner=lambda h: h), found):
+        hint = "only the last hidden layer has a leaky ReLU: apply it after every hidden layer, inside the loop."
+    return hint
+
+
+def generator_hidden_layers(generator):
+    """n_units as a list or tuple: one leaky-ReLU hidden layer per entry, in order, matching NumPy."""
+    for n_units in (list(G_LAYERS), tuple(G_LAYERS)):
+        with fresh_graph() as graph:
+            z = tf.placeholder(tf.float32, [None, Z_DIM])
+            out = _generator_image(_call_with_layers("generator", _call_generator_sized, generator, z, n_units))
+            layers = _layers("generator", new_trainable_variables(graph), Z_DIM, n_units, IMAGE_DIM)
+            rng = np.random.default_rng(6)
+            z_values = rng.normal(0.0, 1.0, (16, Z_DIM)).astype(np.float32)
+            with session(graph) as sess:
+                weights = _load_weights(sess, layers, rng)
+                found = run(sess, out, {z: z_values})
+        expected = _forward(z_values, weights, lambda h: leaky_relu(h, TEST_ALPHA), np.tanh)
+        if not close(expected, found):
+            fail(f"With n_units={n_units!r}, the generator's values differ from a NumPy forward pass.",
+                 expected="tanh(leaky_relu(leaky_relu(z @ W1 + b1) @ W2 + b2) @ W3 + b3)",
+                 found=first_mismatch(expected, found),
+                 hint=_hidden_layers_hint(found, z_values, weights, GENERATOR_OUTPUTS))
 
 
 # ---------------------------------------------------------------- discriminator
@@ -303,6 +369,27 @@ def discriminator_forward(discriminator):
                 hint = "every output is 1: a softmax over a single unit always gives 1; use tf.sigmoid."
             fail("The discriminator's first output is not sigmoid(logits).", expected="tf.sigmoid(logits)",
                  found=first_mismatch(expected_out, found_out), hint=hint)
+
+
+def discriminator_hidden_layers(discriminator):
+    """n_units as a list or tuple: one leaky-ReLU hidden layer per entry, in order; logits match NumPy."""
+    for n_units in (list(D_LAYERS), tuple(D_LAYERS)):
+        with fresh_graph() as graph:
+            x = tf.placeholder(tf.float32, [None, X_DIM])
+            result = _call_with_layers("discriminator", call_student, discriminator, x, n_units)
+            logits = _discriminator_logits(result)
+            layers = _layers("discriminator", new_trainable_variables(graph), X_DIM, n_units, 1)
+            rng = np.random.default_rng(7)
+            x_values = rng.normal(0.0, 1.0, (16, X_DIM)).astype(np.float32)
+            with session(graph) as sess:
+                weights = _load_weights(sess, layers, rng)
+                found = run(sess, logits, {x: x_values})
+        expected = _forward(x_values, weights, lambda h: leaky_relu(h, TEST_ALPHA))
+        if not close(expected, found):
+            outputs = [(lambda v: v, None), (sigmoid, "the logits went through a sigmoid: return the raw values.")]
+            fail(f"With n_units={n_units!r}, the discriminator's logits differ from a NumPy forward pass.",
+                 expected="leaky_relu(leaky_relu(x @ W1 + b1) @ W2 + b2) @ W3 + b3",
+                 found=first_mismatch(expected, found), hint=_hidden_layers_hint(found, x_values, weights, outputs))
 
 
 # ---------------------------------------------------------------- shared: weight sharing
