@@ -2,13 +2,15 @@
 
 (a) Training steps per second: the course's loop (one session.run per step doing both updates)
     against the classic tutorial loop (one session.run per network, fed with feed_dict), on the
-    same graph, for the architectures of the "classic" and "default" presets. The two loops
-    alternate in short bursts, so a change in machine load hits both alike; medians are reported.
+    same graph without the preset's extras, for the architectures of the "classic" and "default"
+    presets; a third column runs the course's loop with the extras (weight averaging, R1 penalty),
+    to show what they cost. The loops alternate in short bursts, so a change in machine load hits
+    all alike; medians are reported.
 (b) Time to quality: the "default" and "classic" presets train while, after every epoch, the
     evaluator scores 10,000 samples (not counted in the time); the table gives the training
     seconds until each threshold is first crossed.
 
-    .venv/bin/python benchmarks/bench_training.py                 # both parts (about 8 minutes on 2 cores)
+    .venv/bin/python benchmarks/bench_training.py                 # both parts (about 10 minutes on 2 cores)
     .venv/bin/python benchmarks/bench_training.py --speed-only    # part (a) only (about a minute)
 
 The functions come from the reference solutions (solutions/gan) unless --functions names a
@@ -61,18 +63,20 @@ def classic_steps(session, gan, images, rng, params, steps):
 
 
 def measure_speed(fns, images, preset, steps, repeats):
-    """Median steps/s of the course's and the classic loop on the preset's architecture."""
-    rates = {"course": [], "classic": []}
+    """Median steps/s on the preset's architecture: the classic and the course's loop on the same plain
+    graph (no weight averaging, no gradient penalty), and the course's loop with the preset's extras."""
     params = make_params(preset)
+    plain = dict(params, ema_decay=0.0, r1_gamma=0.0)
+    graphs = {"classic": plain, "course": plain, "course + extras": params}
+    rates = {loop: [] for loop in graphs}
     sessions = {}
     with quiet():
-        for loop in rates:
-            # the classic loop has no weight averaging; the course's loop runs the preset as the notebook does
-            gan = build_gan(fns, params if loop == "course" else dict(params, ema_decay=0.0))
+        for loop, graph_params in graphs.items():
+            gan = build_gan(fns, graph_params)
             session = tf.Session(graph=gan["graph"], config=session_config())
             session.run(gan["init"])
             sessions[loop] = (session, gan)
-    run = {"course": course_steps, "classic": classic_steps}
+    run = {"course": course_steps, "classic": classic_steps, "course + extras": course_steps}
     rng = np.random.RandomState(0)
     for loop, (session, gan) in sessions.items():  # warm-up
         run[loop](session, gan, images, rng, params, 20)
@@ -130,11 +134,14 @@ def main():
     for preset in ("classic", "default"):
         rates, params = measure_speed(fns, images, preset, args.steps, args.repeats)
         arch = f"G {params['g_hidden']} / D {params['d_hidden']}, batch {params['batch_size']}"
-        rows.append((preset, arch, rates["classic"], rates["course"], rates["course"] / rates["classic"]))
-    print("| architecture (preset) | classic loop, steps/s | course loop, steps/s | speed-up |")
-    print("| --- | --- | --- | --- |")
-    for preset, arch, classic, course, ratio in rows:
-        print(f"| {arch} ({preset}) | {classic:.0f} | {course:.0f} | {ratio:.2f}x |")
+        extras = [name for name, on in (("weight averaging", params["ema_decay"]), ("R1 penalty", params["r1_gamma"])) if on]
+        rows.append((preset, arch, rates, " + ".join(extras) or "none"))
+    print("| architecture (preset) | classic loop, steps/s | course loop, steps/s | speed-up | "
+          "course loop with the preset's extras, steps/s (extras) |")
+    print("| --- | --- | --- | --- | --- |")
+    for preset, arch, rates, extras in rows:
+        print(f"| {arch} ({preset}) | {rates['classic']:.0f} | {rates['course']:.0f} | "
+              f"{rates['course'] / rates['classic']:.2f}x | {rates['course + extras']:.0f} ({extras}) |")
     if args.speed_only:
         return
 

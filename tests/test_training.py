@@ -140,6 +140,45 @@ def test_training_without_weight_averaging_restores_too(fns, tmp_path):
     np.testing.assert_allclose(restored, run["samples"], atol=1e-5)
 
 
+def test_generator_without_the_list_part_stops_with_a_message_naming_the_notebook(fns):
+    """Hidden sizes given as a list need the list part of notebook 2; a one-layer-only generator is told so."""
+    import types
+
+    from grader.tf1 import tf
+    from grader.train import NotebookStop, build_gan, make_params
+
+    def one_layer_generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
+        with tf.variable_scope("generator", reuse=reuse):
+            hidden = tf.layers.dense(z, n_units)
+            return tf.tanh(tf.layers.dense(tf.maximum(alpha * hidden, hidden), out_dim))
+
+    student = types.SimpleNamespace(**{name: getattr(fns, name) for name in EXERCISES})
+    student.generator = one_layer_generator
+    with pytest.raises(NotebookStop) as stop, quiet():
+        build_gan(student, make_params("tiny"))
+    assert "02_generator" in str(stop.value) and "g_hidden" in str(stop.value)
+    with quiet():
+        build_gan(student, make_params("tiny", g_hidden=32))  # a single number still works
+
+
+def test_gradient_penalty_matches_numpy_and_turns_off():
+    """r1_penalty is gamma/2 * mean |dD/dx|^2 at the real images; gamma 0 adds nothing."""
+    from grader.tf1 import tf
+    from grader.train import r1_penalty
+
+    rng = np.random.RandomState(3)
+    images, hidden_kernel, output_kernel = rng.randn(5, 6), rng.randn(6, 4), rng.randn(4, 1)
+    with tf.Graph().as_default(), tf.Session() as session:
+        x = tf.placeholder(tf.float64, (None, 6))
+        hidden = tf.matmul(x, tf.constant(hidden_kernel))
+        logits = tf.matmul(tf.maximum(0.2 * hidden, hidden), tf.constant(output_kernel))
+        penalty = session.run(r1_penalty(x, logits, 3.0), {x: images})
+        assert r1_penalty(x, logits, 0.0) == 0.0
+    slopes = np.where(images @ hidden_kernel > 0, 1.0, 0.2)  # leaky ReLU derivative per example and unit
+    gradients = (slopes * output_kernel.T) @ hidden_kernel.T  # dlogit/dx, one row per example
+    np.testing.assert_allclose(penalty, 1.5 * np.mean(np.sum(gradients**2, axis=1)), rtol=1e-10)
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
@@ -150,6 +189,9 @@ def test_training_without_weight_averaging_restores_too(fns, tmp_path):
         ({"smooth": 1}, "smooth must be in [0, 1)"),
         ({"batch_size": 1000, "train_images": 500}, "train_images (500) must be at least batch_size (1000)"),
         ({"bach_size": 64}, "Unknown training parameter(s) ['bach_size']"),
+        ({"r1_gamma": -1}, "r1_gamma must be in [0, 100]"),
+        ({"g_hidden": [256, 0]}, "g_hidden must be a whole number of units (at least 1) or a list of them"),
+        ({"d_hidden": []}, "d_hidden must name at least one hidden layer"),
     ],
 )
 def test_bad_parameters_are_refused_with_a_clear_message(overrides, message):
