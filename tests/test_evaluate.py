@@ -128,3 +128,11 @@ def test_cache_from_another_version_is_not_used(evaluator, tmp_path):
     info_file.write_text(json.dumps(info))
     with pytest.raises(ValueError, match="format_version"):
         evaluate.read_cache(tmp_path)
+
+
+def test_evaluator_session_keeps_its_threads_to_itself():
+    """TensorFlow sizes its process-wide inter-op pool from the first session that uses it; the evaluator's
+    one-op-at-a-time session must not be that session, or a GAN trained after it runs one op at a time."""
+    config = evaluate.session_config()
+    assert config.use_per_session_threads
+    assert config.inter_op_parallelism_threads == 1
