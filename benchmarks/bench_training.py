@@ -3,9 +3,11 @@
 (a) Training steps per second: the course's loop (one session.run per step doing both updates)
     against the classic tutorial loop (one session.run per network, fed with feed_dict), on the
     same graph without the preset's extras, for the architectures of the "classic" and "default"
-    presets; a third column runs the course's loop with the extras (weight averaging, R1 penalty),
-    to show what they cost. The loops alternate in short bursts, so a change in machine load hits
-    all alike; medians are reported.
+    presets. Two more columns: the course's loop with TensorFlow running one op at a time
+    (inter_op_parallelism_threads=1) instead of two, and with the preset's extras (weight
+    averaging, R1 penalty), to show what each costs. Every session has threads of its own, so
+    one's settings cannot leak into another's. The loops alternate in short bursts, so a change
+    in machine load hits all alike; medians are reported.
 (b) Time to quality: the "default" and "classic" presets train while, after every epoch, the
     evaluator scores 10,000 samples (not counted in the time); the table gives the training
     seconds until each threshold is first crossed.
@@ -67,16 +69,20 @@ def measure_speed(fns, images, preset, steps, repeats):
     graph (no weight averaging, no gradient penalty), and the course's loop with the preset's extras."""
     params = make_params(preset)
     plain = dict(params, ema_decay=0.0, r1_gamma=0.0)
-    graphs = {"classic": plain, "course": plain, "course + extras": params}
+    graphs = {"classic": plain, "course": plain, "course, one op at a time": plain, "course + extras": params}
     rates = {loop: [] for loop in graphs}
     sessions = {}
     with quiet():
         for loop, graph_params in graphs.items():
             gan = build_gan(fns, graph_params)
-            session = tf.Session(graph=gan["graph"], config=session_config())
+            config = session_config()
+            config.use_per_session_threads = True  # TF's shared pool would take the first session's size
+            if loop == "course, one op at a time":
+                config.inter_op_parallelism_threads = 1
+            session = tf.Session(graph=gan["graph"], config=config)
             session.run(gan["init"])
             sessions[loop] = (session, gan)
-    run = {"course": course_steps, "classic": classic_steps, "course + extras": course_steps}
+    run = {loop: classic_steps if loop == "classic" else course_steps for loop in graphs}
     rng = np.random.RandomState(0)
     for loop, (session, gan) in sessions.items():  # warm-up
         run[loop](session, gan, images, rng, params, 20)
@@ -137,11 +143,12 @@ def main():
         extras = [name for name, on in (("weight averaging", params["ema_decay"]), ("R1 penalty", params["r1_gamma"])) if on]
         rows.append((preset, arch, rates, " + ".join(extras) or "none"))
     print("| architecture (preset) | classic loop, steps/s | course loop, steps/s | speed-up | "
-          "course loop with the preset's extras, steps/s (extras) |")
-    print("| --- | --- | --- | --- | --- |")
+          "course loop, one op at a time, steps/s | course loop with the preset's extras, steps/s (extras) |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for preset, arch, rates, extras in rows:
         print(f"| {arch} ({preset}) | {rates['classic']:.0f} | {rates['course']:.0f} | "
-              f"{rates['course'] / rates['classic']:.2f}x | {rates['course + extras']:.0f} ({extras}) |")
+              f"{rates['course'] / rates['classic']:.2f}x | {rates['course, one op at a time']:.0f} | "
+              f"{rates['course + extras']:.0f} ({extras}) |")
     if args.speed_only:
         return
 

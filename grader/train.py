@@ -43,9 +43,9 @@ SAMPLE_GRID = 64  # fixed latent vectors drawn after every epoch (an 8 x 8 grid)
 # Presets. "classic" is the settings of the classic TF1 GAN tutorial, for comparison. "default" is
 # the best quality per minute found on 2 CPU cores (runs in docs/training.md): two hidden layers
 # per network (the exercises' list form of n_units), Adam 0.002 with beta1 0.5 decaying to half,
-# an R1 gradient penalty on D and weight averaging of G. In about 3.5 minutes of training it gets
-# a Frechet distance near 9 (one hidden layer of 512 with the same recipe: about 28; without the
-# penalty: 41; the classic preset: about 100 after 5 minutes).
+# an R1 gradient penalty on D and weight averaging of G. In 2.5 to 3.5 minutes of training on 2
+# cores it gets a Frechet distance near 6 and 81% confident digits (one hidden layer of 512 with
+# the same recipe: about 26 and 68%; the classic preset: about 110 and 52% after 5 minutes).
 PRESETS = {
     "classic": {
         "epochs": 20, "batch_size": 100, "z_size": 100, "g_hidden": 128, "d_hidden": 128,
@@ -299,7 +299,8 @@ def generator_variables(tf):
 
 def session_config():
     """All cores for each op; two ops at once (D on real and on fake images, the two updates run
-    side by side): measured 10% (G/D 512) to 50% (G/D 128) more steps/s than one at a time on 2 cores."""
+    side by side): 1.4x to 1.7x the steps/s of one op at a time on 2 Xeon cores, 1.1x to 1.5x on
+    2 EPYC cores (benchmarks/bench_training.py)."""
     from grader.tf1 import tf
 
     return tf.ConfigProto(intra_op_parallelism_threads=os.cpu_count() or 1, inter_op_parallelism_threads=2)
