@@ -75,8 +75,7 @@ def measure_speed(fns, images, preset, steps, repeats):
     with quiet():
         for loop, graph_params in graphs.items():
             gan = build_gan(fns, graph_params)
-            config = session_config()
-            config.use_per_session_threads = True  # TF's shared pool would take the first session's size
+            config = session_config()  # threads of its own, so each session keeps its settings
             if loop == "course, one op at a time":
                 config.inter_op_parallelism_threads = 1
             session = tf.Session(graph=gan["graph"], config=config)

@@ -300,10 +300,13 @@ def generator_variables(tf):
 def session_config():
     """All cores for each op; two ops at once (D on real and on fake images, the two updates run
     side by side): 1.4x to 1.7x the steps/s of one op at a time on 2 Xeon cores, 1.1x to 1.5x on
-    2 EPYC cores (benchmarks/bench_training.py)."""
+    2 EPYC cores (benchmarks/bench_training.py). On threads of this session's own: TensorFlow's
+    shared pool takes the size the first session in the process asked for, whichever that was."""
     from grader.tf1 import tf
 
-    return tf.ConfigProto(intra_op_parallelism_threads=os.cpu_count() or 1, inter_op_parallelism_threads=2)
+    config = tf.ConfigProto(intra_op_parallelism_threads=os.cpu_count() or 1, inter_op_parallelism_threads=2)
+    config.use_per_session_threads = True
+    return config
 
 
 def latent(rng, n, z_size):
