@@ -66,7 +66,8 @@ def classic_steps(session, gan, images, rng, params, steps):
 
 def measure_speed(fns, images, preset, steps, repeats):
     """Median steps/s on the preset's architecture: the classic and the course's loop on the same plain
-    graph (no weight averaging, no gradient penalty), and the course's loop with the preset's extras."""
+    graph (no weight averaging, no gradient penalty), the course's loop running one op at a time, and
+    the course's loop with the preset's extras."""
     params = make_params(preset)
     plain = dict(params, ema_decay=0.0, r1_gamma=0.0)
     graphs = {"classic": plain, "course": plain, "course, one op at a time": plain, "course + extras": params}

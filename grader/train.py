@@ -300,13 +300,10 @@ def generator_variables(tf):
 def session_config():
     """All cores for each op; two ops at once (D on real and on fake images, the two updates run
     side by side): 1.4x to 1.7x the steps/s of one op at a time on 2 Xeon cores, 1.1x to 1.5x on
-    2 EPYC cores (benchmarks/bench_training.py). On threads of this session's own: TensorFlow's
-    shared pool takes the size the first session in the process asked for, whichever that was."""
-    from grader.tf1 import tf
+    2 EPYC cores (benchmarks/bench_training.py). On threads of its own (see grader.tf1)."""
+    from grader import tf1
 
-    config = tf.ConfigProto(intra_op_parallelism_threads=os.cpu_count() or 1, inter_op_parallelism_threads=2)
-    config.use_per_session_threads = True
-    return config
+    return tf1.session_config(inter_op_threads=2)
 
 
 def latent(rng, n, z_size):
