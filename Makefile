@@ -1,13 +1,14 @@
 # The course's entry points. Every target sets up what it needs first (a virtual environment in .venv).
-#   make demo   - set up, generate the student notebooks, grade a demo class, print the grade table
-#   make test   - set up and run the test suite (what CI runs)
+#   make demo       - set up, generate the student notebooks, grade a demo class, print the grade table
+#   make test       - set up, lint (ruff) and run the whole test suite (what CI runs)
+#   make test-fast  - lint and run the tests not marked slow (no class autograde, training or nbgrader runs)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test generate figures lab clean
+.PHONY: setup demo test test-fast lint generate figures lab clean
 
 setup: $(VENV)/.installed
 
@@ -21,8 +22,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 demo: setup
 	$(BIN)/python -m grader demo
 
-test: setup
+lint: setup
+	$(BIN)/ruff check .
+
+test: lint
 	$(BIN)/python -m pytest
+
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow"
 
 generate: setup
 	$(BIN)/python -m grader generate

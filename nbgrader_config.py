@@ -3,11 +3,13 @@
 solutions/<assignment>/  is nbgrader's *source* folder (reference solutions, hidden tests);
 notebooks/<assignment>/  is its *release* folder (what students get, generated, never edited).
 """
+from grader.course import COURSE_ID, RELEASE_FOLDER, SOURCE_FOLDER
+
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
-c.CourseDirectory.course_id = "gan-course"
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "notebooks"
+c.CourseDirectory.course_id = COURSE_ID
+c.CourseDirectory.source_directory = SOURCE_FOLDER
+c.CourseDirectory.release_directory = RELEASE_FOLDER
 
 # What a student sees in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

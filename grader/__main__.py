@@ -1,6 +1,6 @@
-"""`python -m grader ...`: see grader/cli.py."""
+"""`python -m grader ...`: the command line (grader/grading/cli.py)."""
 import sys
 
-from grader.cli import main
+from grader.grading.cli import main
 
 sys.exit(main())

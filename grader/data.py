@@ -7,12 +7,12 @@ The data set is by Y. LeCun, C. Cortes and C. J. C. Burges (CC BY-SA 3.0); see d
 import functools
 import gzip
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "mnist"
+from grader import course
+
 FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
@@ -26,8 +26,9 @@ class MnistDataError(RuntimeError):
 
 
 def data_dir():
-    """Where the idx files are: $GAN_COURSE_MNIST if set, else the repository's data/mnist."""
-    return Path(os.environ.get("GAN_COURSE_MNIST", DATA_DIR))
+    """Where the idx files are: $GAN_COURSE_MNIST if set, else the course's data/mnist
+    (see :func:`grader.course.mnist_dir`)."""
+    return course.mnist_dir()
 
 
 def expected_checksums(directory):

@@ -1,7 +1,7 @@
 """Score generated digits with numbers instead of "looks ok".
 
 The course ships its own judge: a small convolutional classifier trained here, on 50,000 of the
-MNIST training images (seeded, >= 99% test accuracy, about half a minute on two CPU cores), then
+MNIST training images (seeded, >= 99% test accuracy; its training time is in docs/training.md), then
 cached. The other 10,000 training images are held out: they are the "real MNIST" row of every
 report, images the classifier never saw, exactly like generated ones.
 
@@ -22,8 +22,8 @@ What the numbers mean (for real MNIST they are the best a generator can hope for
 - ``confident_fraction``: share of samples classified with probability >= 0.9: how many look
   like an unambiguous digit.
 
-The cache lives in ``$GAN_COURSE_CACHE/evaluator`` if that variable is set, else in
-``<repo>/.cache/evaluator``. It is checked on every load (format version and SHA-256 of the
+The cache lives in ``<cache>/evaluator``, where ``<cache>`` is ``$GAN_COURSE_CACHE`` if that
+variable is set, else the checkout's ``.cache`` (see :func:`grader.course.cache_dir`). It is checked on every load (format version and SHA-256 of the
 weights); a missing or damaged cache is retrained, never silently used.
 """
 import hashlib
@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from grader import course
+
 FORMAT_VERSION = 1
 ARCHITECTURE = {"conv1_filters": 16, "conv2_filters": 32, "kernel_size": 5, "feature_units": 128}
 TRAINING = {"epochs": 2, "batch_size": 32, "peak_learning_rate": 2e-3, "seed": 0, "held_out": 10_000}
@@ -52,9 +53,8 @@ class EvaluatorNotAvailable(RuntimeError):
 
 
 def cache_dir():
-    """Folder of the cached classifier: $GAN_COURSE_CACHE/evaluator, else <repo>/.cache/evaluator."""
-    root = os.environ.get("GAN_COURSE_CACHE")
-    return Path(root) / "evaluator" if root else REPO / ".cache" / "evaluator"
+    """Folder of the cached classifier: ``evaluator`` in the course's cache folder."""
+    return course.cache_dir() / "evaluator"
 
 
 # ----------------------------------------------------------------------------- input checks

@@ -9,10 +9,7 @@ import ast
 import types
 from pathlib import Path
 
-from grader.grading_course import ASSIGNMENT, RELEASE, REPO, read_notebook_spec
-
-SOLUTIONS_DIR = REPO / "solutions" / ASSIGNMENT
-STUDENT_DIR = RELEASE / ASSIGNMENT
+from grader import course
 
 # function name -> notebook that defines it, in the order the course teaches them
 EXERCISES = {
@@ -28,15 +25,25 @@ class ExerciseNotDone(RuntimeError):
     """An exercise function is missing or still the unfinished stub."""
 
 
+def reference_folder():
+    """The notebooks with the reference solutions (nbgrader's source folder of the assignment)."""
+    return course.solutions_dir() / course.ASSIGNMENT
+
+
+def student_folder():
+    """The committed student notebooks (nbgrader's release folder of the assignment)."""
+    return course.release_dir() / course.ASSIGNMENT
+
+
 def solution_cell_source(notebook_path, grade_id):
     """Source of the nbgrader cell whose grade_id is ``grade_id`` (None if there is none)."""
-    cells = read_notebook_spec(notebook_path).cells
+    cells = course.read_source_notebook(notebook_path).cells
     return next((cell.source for cell in cells if cell.grade_id == grade_id), None)
 
 
 def graded_cells(notebook_path):
     """[(grade_id, source, points)] of the notebook's autograded test cells, in order."""
-    return [(cell.grade_id, cell.source, cell.points) for cell in read_notebook_spec(notebook_path).tests]
+    return [(cell.grade_id, cell.source, cell.points) for cell in course.read_source_notebook(notebook_path).tests]
 
 
 def is_stub(source, name):
@@ -52,14 +59,15 @@ def is_stub(source, name):
     return True
 
 
-def load_functions(folder=STUDENT_DIR, names=tuple(EXERCISES)):
-    """A module holding the named exercise functions, as written in the notebooks of ``folder``.
+def load_functions(folder=None, names=tuple(EXERCISES)):
+    """A module holding the named exercise functions, as written in the notebooks of ``folder``
+    (default: the committed student notebooks).
 
     Raises ExerciseNotDone naming the notebook when a function is missing or unfinished.
     """
     from grader.tf1 import tf  # the cells expect `tf` to be the TF1 API
 
-    folder = Path(folder)
+    folder = Path(folder) if folder is not None else student_folder()
     module = types.ModuleType(f"exercises_from_{folder.name}")
     module.tf = tf
     module.__file__ = str(folder)

@@ -40,13 +40,13 @@ with quiet():
 warnings.filterwarnings("ignore", message=r".*`tf\.layers\.\w+` is deprecated")
 
 
-
 def session_config(inter_op_threads):
     """A session config with all cores for each op, ``inter_op_threads`` ops at once, on threads of
     the session's own: TensorFlow's shared pool of inter-op threads takes the size that the first
-    session in the process asked for, whichever that was (an evaluator loaded before training
-    once pinned the GAN to one op at a time: 64 instead of 115 steps/s on 2 cores)."""
-    config = tf.ConfigProto(intra_op_parallelism_threads=os.cpu_count() or 1, inter_op_parallelism_threads=inter_op_threads)
+    session in the process asked for, whichever that was, so an evaluator loaded before training
+    would otherwise slow the GAN down (measured in docs/training.md, "Benchmark")."""
+    config = tf.ConfigProto(intra_op_parallelism_threads=os.cpu_count() or 1,
+                            inter_op_parallelism_threads=inter_op_threads)
     config.use_per_session_threads = True
     return config
 

@@ -41,11 +41,10 @@ import numpy as np
 IMAGE_SIZE = 28 * 28
 SAMPLE_GRID = 64  # fixed latent vectors drawn after every epoch (an 8 x 8 grid)
 # Presets. "classic" is the settings of the classic TF1 GAN tutorial, for comparison. "default" is
-# the best quality per minute found on 2 CPU cores (runs in docs/training.md): two hidden layers
-# per network (the exercises' list form of n_units), Adam 0.002 with beta1 0.5 decaying to half,
-# an R1 gradient penalty on D and weight averaging of G. In 2.5 to 3.5 minutes of training on 2
-# cores it gets a Frechet distance near 6 and 81% confident digits (one hidden layer of 512 with
-# the same recipe: about 26 and 68%; the classic preset: about 110 and 52% after 5 minutes).
+# the best quality per minute found on 2 CPU cores: two hidden layers per network (the exercises'
+# list form of n_units), Adam 0.002 with beta1 0.5 decaying to half, an R1 gradient penalty on D
+# and weight averaging of G. What each preset measures, and the runs behind the choice, are in
+# docs/training.md ("Presets and why the default is what it is").
 PRESETS = {
     "classic": {
         "epochs": 20, "batch_size": 100, "z_size": 100, "g_hidden": 128, "d_hidden": 128,
@@ -165,9 +164,9 @@ def exercise_functions(use_reference_solutions, student_folder):
 
     An unfinished or broken exercise raises NotebookStop naming the notebook to fix.
     """
-    from grader.exercises import SOLUTIONS_DIR, ExerciseNotDone, load_functions
+    from grader.exercises import ExerciseNotDone, load_functions, reference_folder
 
-    folder = SOLUTIONS_DIR if use_reference_solutions else Path(student_folder)
+    folder = reference_folder() if use_reference_solutions else Path(student_folder)
     whose = "the course's reference solutions" if use_reference_solutions else "your own exercise notebooks"
     print(f"USE_REFERENCE_SOLUTIONS = {use_reference_solutions}: training with {whose} in {folder}")
     try:

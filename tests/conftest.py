@@ -1,19 +1,17 @@
 """Shared fixtures: where things are, and the reference solutions as a module."""
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from grader.course import course_root
 
 
 @pytest.fixture(scope="session")
 def repo():
-    return REPO
+    return course_root()
 
 
 @pytest.fixture(scope="session")
 def reference():
     """The reference solutions, executed from solutions/gan like the training notebook does."""
-    from grader.exercises import SOLUTIONS_DIR, load_functions
+    from grader.exercises import load_functions, reference_folder
 
-    return load_functions(SOLUTIONS_DIR)
+    return load_functions(reference_folder())

@@ -1,18 +1,15 @@
 """Helpers for tests that work on notebook files: swap an answer cell, run graded cells, execute."""
 import os
-from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
-from grader import checks
-from grader.exercises import EXERCISES, SOLUTIONS_DIR, graded_cells, solution_cell_source
-
-REPO = Path(__file__).resolve().parents[1]
+from grader import checks, course
+from grader.exercises import EXERCISES, graded_cells, reference_folder, solution_cell_source
 
 
 def reference_source(function):
-    return solution_cell_source(SOLUTIONS_DIR / EXERCISES[function], function)
+    return solution_cell_source(reference_folder() / EXERCISES[function], function)
 
 
 def define(function, source):
@@ -28,7 +25,7 @@ def failed_tests(function, source):
     """{grade_id: message} of the graded test cells (hidden parts included) that fail for this source."""
     defined = define(function, source)
     failures = {}
-    for grade_id, test_source, _ in graded_cells(SOLUTIONS_DIR / EXERCISES[function]):
+    for grade_id, test_source, _ in graded_cells(reference_folder() / EXERCISES[function]):
         try:
             exec(compile(test_source, grade_id, "exec"), {"checks": checks, function: defined})
         except AssertionError as error:
@@ -38,10 +35,8 @@ def failed_tests(function, source):
 
 def notebook_with_answer(function, source):
     """The solution notebook of ``function`` with its answer cell replaced by ``source``."""
-    notebook = nbformat.read(str(SOLUTIONS_DIR / EXERCISES[function]), as_version=4)
-    for cell in notebook.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == function:
-            cell.source = source
+    notebook = nbformat.read(str(reference_folder() / EXERCISES[function]), as_version=4)
+    course.cells_by_grade_id(notebook.cells)[function].source = source
     return notebook
 
 
@@ -66,7 +61,6 @@ def scores(notebook):
 
     result = {}
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade"):
-            result[meta["grade_id"]] = determine_grade(cell)
+        if course.nbgrader_metadata(cell).get("grade"):
+            result[course.grade_id(cell)] = determine_grade(cell)
     return result

@@ -11,9 +11,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.exercises import EXERCISES, SOLUTIONS_DIR, STUDENT_DIR, graded_cells
+from grader import course
+from grader.exercises import EXERCISES, graded_cells, reference_folder, student_folder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = course.course_root()
+SOLUTIONS_DIR, STUDENT_DIR = reference_folder(), student_folder()
 BIN = Path(sys.executable).parent
 EXERCISE_NOTEBOOKS = list(EXERCISES.values())
 
@@ -27,18 +29,21 @@ def all_notebooks():
     return sorted(list((REPO / "solutions").rglob("*.ipynb")) + list((REPO / "notebooks").rglob("*.ipynb")))
 
 
+@pytest.mark.slow
 def test_solutions_pass_all_tests():
     result = nbgrader("validate", *[str(SOLUTIONS_DIR / name) for name in EXERCISE_NOTEBOOKS])
     output = result.stdout + result.stderr
     assert output.count("Success! Your notebook passes all the tests.") == len(EXERCISE_NOTEBOOKS), output[-4000:]
 
 
+@pytest.mark.slow
 def test_student_versions_fail_every_test():
     result = nbgrader("validate", "--invert", *[str(STUDENT_DIR / name) for name in EXERCISE_NOTEBOOKS])
     output = result.stdout + result.stderr
     assert output.count("Success! The notebook does not pass any tests.") == len(EXERCISE_NOTEBOOKS), output[-4000:]
 
 
+@pytest.mark.slow
 def test_student_versions_are_a_fresh_generation(tmp_path):
     """notebooks/ is what `nbgrader generate_assignment` makes of solutions/: regenerate, never hand-edit."""
     shutil.copy(REPO / "nbgrader_config.py", tmp_path)
@@ -93,7 +98,7 @@ def test_each_exercise_has_visible_and_hidden_tests_and_points_in_the_title(name
 @pytest.mark.parametrize("function,name", EXERCISES.items())
 def test_student_stub_says_what_to_write(function, name):
     notebook = nbformat.read(str(STUDENT_DIR / name), as_version=4)
-    (cell,) = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == function]
+    (cell,) = [c for c in notebook.cells if course.grade_id(c) == function]
     assert f"def {function}(" in cell.source and "raise NotImplementedError()" in cell.source
     assert '"""' in cell.source, "the stub keeps the docstring that explains arguments and return values"
     assert "BEGIN SOLUTION" not in cell.source

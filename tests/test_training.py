@@ -7,8 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.exercises import EXERCISES, SOLUTIONS_DIR, load_functions
+from grader.course import mnist_dir
+from grader.exercises import EXERCISES, load_functions, reference_folder
 from grader.quiet import quiet
+
+SOLUTIONS_DIR = reference_folder()
 
 NOTEBOOK = SOLUTIONS_DIR / "06_train_gan.ipynb"
 TINY = {"train_images": 500, "epochs": 1, "n_samples": 50}
@@ -213,7 +216,7 @@ def test_missing_mnist_gives_a_clear_error(fns, tmp_path, monkeypatch):
     from grader.data import MnistDataError, load_raw
     from grader.train import make_params, train_gan
 
-    shutil.copy(Path(__file__).resolve().parents[1] / "data" / "mnist" / "SHA256SUMS", tmp_path / "SHA256SUMS")
+    shutil.copy(mnist_dir() / "SHA256SUMS", tmp_path / "SHA256SUMS")
     monkeypatch.setenv("GAN_COURSE_MNIST", str(tmp_path))
     load_raw.cache_clear()
     try:

@@ -14,8 +14,8 @@ from grader.checks.networks import (
 )
 from grader.checks.optimizers import model_opt_adam_steps, model_opt_returns, model_opt_var_lists
 
-__all__ = [
-    "CheckFailed",
+# Every check a test cell may call, by name, in the order the course teaches them.
+ALL = (
     "model_inputs_types", "model_inputs_dimensions",
     "generator_output", "generator_output_range", "generator_variables", "generator_reuse", "generator_forward",
     "generator_hidden_layers",
@@ -23,4 +23,6 @@ __all__ = [
     "discriminator_forward", "discriminator_hidden_layers",
     "model_loss_scalars", "model_loss_values", "model_loss_stability", "generator_loss_gradient",
     "model_opt_returns", "model_opt_var_lists", "model_opt_adam_steps",
-]
+)
+
+__all__ = ["CheckFailed", "ALL", *ALL]

@@ -1,97 +1,22 @@
-"""The course as nbgrader sees it: config, the assignment's layout, and the student version.
+"""The bridge to nbgrader: the course's config, course directories, converters, the student version.
 
-Everything here is read from ``solutions/`` (nbgrader's source folder), never from a
-submission: which notebooks are graded, which cells are answers, setup or tests, and each
-test's points and full source (hidden tests included).
+Everything nbgrader-specific that the engine needs goes through here: loading
+``nbgrader_config.py``, pointing a ``CourseDirectory`` at a private folder, running a
+converter (generate_assignment, autograde, generate_feedback) in this process with its
+errors collected, and regenerating the committed student notebooks.
 """
 import contextlib
 import json
 import logging
 import os
-import sys
 import shutil
+import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-REPO = Path(__file__).resolve().parents[1]
-ASSIGNMENT = "gan"
-CONFIG_FILE = REPO / "nbgrader_config.py"
-# GAN_COURSE_SOLUTIONS points the grader at another source folder (used by the tests).
-SOLUTIONS = Path(os.environ.get("GAN_COURSE_SOLUTIONS", REPO / "solutions"))
-RELEASE = REPO / "notebooks"
-
-
-def nbgrader_metadata(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-@dataclass
-class CellSpec:
-    kind: str  # "setup" (locked, not graded), "answer" (solution cell) or "test" (graded)
-    grade_id: str
-    source: str
-    points: float = 0.0
-
-
-@dataclass
-class NotebookSpec:
-    notebook_id: str
-    cells: list = field(default_factory=list)  # CellSpec, in notebook order
-
-    @property
-    def tests(self):
-        return [cell for cell in self.cells if cell.kind == "test"]
-
-    @property
-    def answers(self):
-        return [cell for cell in self.cells if cell.kind == "answer"]
-
-    @property
-    def max_score(self):
-        return sum(cell.points for cell in self.tests)
-
-
-def classify(cell):
-    """'test', 'answer', 'setup' or None for a cell of the source notebook."""
-    meta = nbgrader_metadata(cell)
-    if cell.cell_type != "code" or not meta:
-        return None
-    if meta.get("grade") and not meta.get("solution"):
-        return "test"
-    if meta.get("solution"):
-        return "answer"
-    if meta.get("locked"):
-        return "setup"
-    return None
-
-
-def read_notebook_spec(path):
-    notebook = nbformat.read(str(path), as_version=4)
-    spec = NotebookSpec(Path(path).stem)
-    for index, cell in enumerate(notebook.cells):
-        kind = classify(cell)
-        if kind is None:
-            continue
-        meta = nbgrader_metadata(cell)
-        grade_id = meta.get("grade_id") or f"cell-{index}"
-        points = float(meta.get("points", 0) or 0) if kind == "test" else 0.0
-        spec.cells.append(CellSpec(kind, grade_id, cell.source, points))
-    return spec
-
-
-def assignment_spec(solutions=SOLUTIONS, assignment=ASSIGNMENT):
-    """{notebook_id: NotebookSpec} for every notebook of the assignment, sorted by name."""
-    folder = Path(solutions) / assignment
-    notebooks = sorted(folder.glob("*.ipynb"))
-    if not notebooks:
-        raise FileNotFoundError(
-            f"No notebooks in {folder}: expected the reference solutions of assignment "
-            f"'{assignment}' there (nbgrader's source folder)."
-        )
-    return {path.stem: read_notebook_spec(path) for path in notebooks}
+from grader import course
 
 
 def load_config(**overrides):
@@ -99,7 +24,8 @@ def load_config(**overrides):
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+    config_file = course.config_file()
+    config = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
     extra = Config()
     for dotted, value in overrides.items():
         section, trait = dotted.split(".", 1)
@@ -178,7 +104,7 @@ def run_converter(converter_class, coursedir, config, log=None, **traits):
                 f"nbgrader {converter_class.__name__} failed: {error}\n{capture.errors()}") from error
 
 
-def generate_release(release_dir, db_path, assignment=ASSIGNMENT, solutions=SOLUTIONS):
+def generate_release(release_dir, db_path, assignment=course.ASSIGNMENT, solutions=None):
     """nbgrader generate_assignment: ``solutions/<a>`` -> ``release_dir/<a>``, gradebook at db_path."""
     from nbgrader.converters import GenerateAssignment
 
@@ -186,7 +112,7 @@ def generate_release(release_dir, db_path, assignment=ASSIGNMENT, solutions=SOLU
     config = load_config()
     coursedir = course_directory(
         root, config,
-        source_directory=str(Path(solutions).resolve()),
+        source_directory=str(Path(solutions or course.solutions_dir()).resolve()),
         release_directory=str(Path(release_dir).resolve()),
         db_url=f"sqlite:///{Path(db_path).resolve()}",
         assignment_id=assignment,
@@ -194,7 +120,7 @@ def generate_release(release_dir, db_path, assignment=ASSIGNMENT, solutions=SOLU
     run_converter(GenerateAssignment, coursedir, config, force=True)
 
 
-def generate_student_version(assignment=ASSIGNMENT, release_root=None):
+def generate_student_version(assignment=course.ASSIGNMENT, release_root=None):
     """`python -m grader generate`: regenerate notebooks/<assignment>/ from solutions/<assignment>/.
 
     nbgrader writes into a scratch folder first, so a failure leaves the committed student
@@ -202,7 +128,7 @@ def generate_student_version(assignment=ASSIGNMENT, release_root=None):
     writes them (sorted keys), permissions are fixed, and nbgrader's gradebook stays in the
     scratch folder, so the repository gains no gradebook.db.
     """
-    target = Path(release_root or RELEASE) / assignment
+    target = Path(release_root or course.release_dir()) / assignment
     with tempfile.TemporaryDirectory(prefix="gan-generate-") as scratch:
         release = Path(scratch) / "release"
         generate_release(release, Path(scratch) / "gradebook.db", assignment)

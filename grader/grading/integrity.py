@@ -1,6 +1,6 @@
 """Flag submitted code that looks like an attempt to fool the grader, for a human to read.
 
-Nothing here changes a score: the clean room (grader.cleanroom) decides scores. These flags
+Nothing here changes a score: the clean room (grader.grading.isolation.cleanroom) decides scores. These flags
 point an instructor at code worth reading, e.g. code that patches library modules, walks
 the interpreter's frames (the only way to attack the clean room's result channel), or
 hooks IPython so that test cells do not run.
@@ -28,6 +28,19 @@ SUSPICIOUS_ATTRIBUTES = {
 SUSPICIOUS_MODULES = {"ctypes", "gc", "inspect", "threading", "signal", "subprocess", "socket", "builtins"}
 
 
+def strip_magics(source, keep_cell_magic_body=False):
+    """IPython magics and shell escapes are not Python: blank those lines, keep the numbering.
+
+    A cell that starts with a cell magic (``%%bash``) is no Python at all and becomes empty,
+    unless ``keep_cell_magic_body``: then only its magic line is blanked (the scan reads
+    what a ``%%capture`` cell would run).
+    """
+    if source.lstrip().startswith("%%") and not keep_cell_magic_body:
+        return ""
+    lines = source.split("\n")
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+
+
 def _root_name(node):
     while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
         node = node.func if isinstance(node, ast.Call) else node.value
@@ -37,9 +50,7 @@ def _root_name(node):
 def scan_source(source):
     """Reasons this cell's code deserves a human look (empty if none)."""
     try:
-        tree = ast.parse("\n".join(
-            "" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n")
-        ))
+        tree = ast.parse(strip_magics(source, keep_cell_magic_body=True))
     except SyntaxError:
         return []
     reasons = set()

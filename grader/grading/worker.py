@@ -4,7 +4,7 @@ Per notebook: nbgrader autograde (sanitize, restore test cells, execute in a san
 kernel), then the clean-room re-check, then the lower of the two scores per test goes into
 the private gradebook, with a note in the executed notebook where the clean room lowered it.
 Last, nbgrader generate_feedback writes this student's HTML feedback. The batch
-(grader.autograde) merges the returned result into the class gradebook.
+(grader.grading.batch) merges the returned StudentResult into the class gradebook.
 
 Private folder layout (``root`` = one folder per student, under the batch's work folder)::
 
@@ -24,8 +24,14 @@ from pathlib import Path
 
 import nbformat
 
-from grader import grading_course as course
-from grader import integrity, sandbox
+from grader import course
+from grader.grading import gradebook, integrity, nbgrader_bridge
+from grader.grading.isolation import launcher, sandbox
+from grader.grading.isolation.cleanroom import CleanRoom
+from grader.grading.isolation.warmkernel import Zygote
+from grader.grading.records import (
+    CourseTemplate, GradingSettings, NotebookResult, StudentJob, StudentResult, TestScore,
+)
 
 LOG = logging.getLogger("grader.worker")
 
@@ -55,18 +61,13 @@ def restored_cells(submitted, release):
     Compared with the student version, not with nbgrader's checksums: those differ for
     every test cell with hidden tests, which is not the student's doing.
     """
-    locked = {course.nbgrader_metadata(cell)["grade_id"]: cell.source for cell in release.cells
-              if course.nbgrader_metadata(cell).get("locked") and course.nbgrader_metadata(cell).get("grade_id")}
-    found = {}
-    for cell in submitted.cells:
-        grade_id = course.nbgrader_metadata(cell).get("grade_id")
-        if grade_id in locked and grade_id not in found:
-            found[grade_id] = cell.source
+    locked = course.cells_by_grade_id(release.cells, where=course.is_locked)
+    found = course.cells_by_grade_id(submitted.cells)
     notes = []
-    for grade_id, source in locked.items():
+    for grade_id, cell in locked.items():
         if grade_id not in found:
             notes.append(f"locked cell '{grade_id}' had been deleted; it was put back")
-        elif found[grade_id].strip() != source.strip():
+        elif found[grade_id].source.strip() != cell.source.strip():
             notes.append(f"locked cell '{grade_id}' had been edited; it was restored from the original")
     return notes
 
@@ -74,48 +75,49 @@ def restored_cells(submitted, release):
 class StudentGrader:
     """Grades students one after another; one instance per pool process."""
 
-    def __init__(self, settings):
+    def __init__(self, settings: GradingSettings):
         self.settings = settings
-        self.spec = settings["spec"]
-        self.config = course.load_config(**{
-            "Execute.timeout": settings["timeout"],
-            "Execute.kernel_name": sandbox.KERNEL_NAME,
+        self.assignment = settings.assignment  # {notebook_id: SourceNotebook}
+        self.template = None  # CourseTemplate, set by use_template() once the batch has built it
+        self.config = nbgrader_bridge.load_config(**{
+            "Execute.timeout": settings.timeout,
+            "Execute.kernel_name": launcher.KERNEL_NAME,
             "Execute.interrupt_on_timeout": True,
             "OverwriteCells.add_missing_cells": True,
             "Autograde.create_student": True,
-            "CourseDirectory.course_id": "gan-course",
+            "CourseDirectory.course_id": course.COURSE_ID,
         })
-        self.work_root = Path(settings["work_root"])
+        self.work_root = Path(settings.work_root)
         jupyter_path = self.work_root / f"jupyter-{os.getpid()}"
-        self.sandbox_file = jupyter_path / "sandbox.json"
-        sandbox.install_kernelspec(str(jupyter_path), self.sandbox_file)
+        self.launch_file = jupyter_path / "launch.json"  # the sandbox policy of the student being graded
+        launcher.install_kernelspec(str(jupyter_path), self.launch_file)
         os.environ["JUPYTER_PATH"] = str(jupyter_path)
         os.environ["MPLBACKEND"] = "Agg"
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        from grader.cleanroom import CleanRoom
-
         self.isolation_note = self.probe_sandbox()
-        self.zygote = self.start_zygote() if settings.get("warm_kernels", True) else None
+        self.zygote = self.start_zygote() if settings.warm_kernels else None
         self.cleanroom = CleanRoom(log_path=str(self.work_root / f"cleanroom-{os.getpid()}.log"))
         if self.zygote is not None and not self.zygote.wait_ready():
             LOG.warning("warm kernels unavailable, using cold ones (see %s)", self.zygote.log_path)
             self.zygote = None
-        self.watchdog = sandbox.Watchdog(settings["memory_mb"] * 2**20)
+        self.watchdog = sandbox.Watchdog(settings.memory_mb * 2**20)
         self.uid = None
+        self.policy = None  # the sandbox policy of the student being graded
+
+    def use_template(self, template: CourseTemplate):
+        self.template = template
 
     def start_zygote(self):
-        from grader.grading_warmkernel import Zygote
-
-        folder = self.sandbox_file.parent
+        folder = self.launch_file.parent
         return Zygote(folder / "zygote.sock", log_path=str(self.work_root / f"zygote-{os.getpid()}.log"))
 
     def probe_sandbox(self):
         """None if student code can run under its own uid here, else the reason it cannot."""
         if not sandbox.running_as_root():
             return "the grader is not running as root, so student code runs under the grader's own uid"
-        uid = self.settings["uid_base"] - 1 - os.getpid() % 1000
+        uid = self.settings.uid_base - 1 - os.getpid() % 1000
         home = sandbox.make_private_dir(self.work_root / f"probe-{os.getpid()}", uid=uid)
-        problem = sandbox.probe(sandbox.make_spec(uid, home, hide=self.settings["hide"]))
+        problem = sandbox.probe(sandbox.sandbox_policy(uid, home, hide=self.settings.hide))
         sandbox.kill_all(lambda: sandbox.processes_of(uid))
         return problem and f"{problem}; student code runs under the grader's uid"
 
@@ -138,32 +140,32 @@ class StudentGrader:
         sandbox.kill_all(self.student_processes)
 
     # ------------------------------------------------------------------ one student
-    def grade(self, job):
+    def grade(self, job: StudentJob) -> StudentResult:
         started = time.monotonic()
-        self.uid = job["uid"] if self.isolation_note is None else None
+        self.uid = job.uid if self.isolation_note is None else None
         paths = self.prepare_folders(job)
-        student = {"student_id": job["student_id"], "assignment_id": job["assignment_id"],
-                   "timestamp": paths["timestamp"], "notebooks": {}, "flags": [],
-                   "isolation_note": self.isolation_note}
+        student = StudentResult(job.student_id, job.assignment_id, timestamp=paths["timestamp"],
+                                isolation_note=self.isolation_note)
         self.open_submission(paths, job)
         try:
-            for notebook_id in sorted(self.spec):
-                student["notebooks"][notebook_id] = self.grade_notebook(paths, job, notebook_id)
+            for notebook_id in sorted(self.assignment):
+                student.notebooks[notebook_id] = self.grade_notebook(paths, job, notebook_id)
         finally:
             self.stop_student_processes()
         self.publish_notebooks(paths, student)
-        self.save_scores(paths, job, student)
+        self.save_scores(paths, student)
         self.generate_feedback(paths, job, student)
-        for result in student["notebooks"].values():
-            student["flags"].extend(result.pop("flags", []))
-        student["seconds"] = round(time.monotonic() - started, 2)
+        for result in student.notebooks.values():
+            student.flags.extend(result.flags)
+            result.flags = []
+        student.seconds = round(time.monotonic() - started, 2)
         return student
 
-    def prepare_folders(self, job):
-        root = self.work_root / f"student-{job['index']:05d}"
+    def prepare_folders(self, job: StudentJob):
+        root = self.work_root / f"student-{job.index:05d}"
         if root.exists():
             shutil.rmtree(root)
-        sid, aid = job["student_id"], job["assignment_id"]
+        sid, aid = job.student_id, job.assignment_id
         course_root = root / "course"
         paths = {
             "root": root, "course": course_root,
@@ -178,19 +180,17 @@ class StudentGrader:
             sandbox.make_private_dir(folder)
         for folder in (paths["autograded"], paths["home"], paths["cleanroom"]):
             sandbox.make_private_dir(folder, uid=self.uid)
-        shutil.copyfile(self.settings["template_db"], course_root / "gradebook.db")
+        shutil.copyfile(self.template.gradebook, course_root / "gradebook.db")
         os.chmod(course_root / "gradebook.db", 0o600)
-        paths["timestamp"] = self.copy_submission(Path(job["source"]), paths["submitted"])
-        spec = sandbox.make_spec(self.uid, paths["home"], hide=self.settings["hide"])
-        self.sandbox_spec = spec
-        kernel_spec = dict(spec, zygote=self.zygote.socket_path if self.zygote else None)
-        self.sandbox_file.write_text(course.dumps(kernel_spec))
+        paths["timestamp"] = self.copy_submission(Path(job.source), paths["submitted"])
+        self.policy = sandbox.sandbox_policy(self.uid, paths["home"], hide=self.settings.hide)
+        launcher.write_launch_file(self.launch_file, self.policy, self.zygote.socket_path if self.zygote else None)
         return paths
 
     def copy_submission(self, source, target):
         """Copy the known notebooks (and timestamp.txt) only: a submitted grader/ or numpy.py
         must not shadow the real packages in the kernel's working folder."""
-        for notebook_id in self.spec:
+        for notebook_id in self.assignment:
             path = source / f"{notebook_id}.ipynb"
             if path.is_file():
                 shutil.copyfile(path, target / path.name)
@@ -200,41 +200,38 @@ class StudentGrader:
             return stamp.read_text().strip() or None
         return None
 
-    def open_submission(self, paths, job):
-        from nbgrader.api import Gradebook
-
-        with Gradebook(f"sqlite:///{paths['course'] / 'gradebook.db'}", "gan-course") as gradebook:
-            gradebook.update_or_create_student(job["student_id"])
-            gradebook.update_or_create_submission(job["assignment_id"], job["student_id"])
+    def open_submission(self, paths, job: StudentJob):
+        with gradebook.open_gradebook(paths["course"] / "gradebook.db") as private:
+            gradebook.open_submission(private, job.student_id, job.assignment_id)
 
     # ------------------------------------------------------------------ one notebook
-    def grade_notebook(self, paths, job, notebook_id):
-        spec = self.spec[notebook_id]
-        result = {"status": "graded", "problems": [], "tests": {}, "comments": {}, "flags": []}
+    def grade_notebook(self, paths, job: StudentJob, notebook_id) -> NotebookResult:
+        source = self.assignment[notebook_id]
+        result = NotebookResult()
         submitted = paths["submitted"] / f"{notebook_id}.ipynb"
         notebook, problem = self.read_submission(submitted)
         if problem:
-            result.update(status=problem[0], problems=[problem[1]])
-            self.zero_tests(result, spec, problem[1])
+            result.status, result.problems = problem[0], [problem[1]]
+            result.zero_tests(source, problem[1])
             self.write_placeholder(paths, notebook_id, None, problem[1])
             return result
-        result["flags"] = [f"{notebook_id} cell {index}: {reason}"
-                           for index, reason in integrity.scan_notebook(notebook)]
-        result["problems"].extend(restored_cells(notebook, self.release_notebook(notebook_id)))
-        if not spec.tests:  # e.g. the training notebook: nothing to score
+        result.flags = [f"{notebook_id} cell {index}: {reason}"
+                        for index, reason in integrity.scan_notebook(notebook)]
+        result.problems.extend(restored_cells(notebook, self.release_notebook(notebook_id)))
+        if not source.tests:  # e.g. the training notebook: nothing to score
             return self.run_ungraded(paths, job, notebook_id, notebook, result)
         nbgrader_scores = self.run_nbgrader(paths, job, notebook_id, result)
         if not (paths["results"] / f"{notebook_id}.ipynb").exists():
-            self.write_placeholder(paths, notebook_id, notebook, result["problems"][-1])
-        verdicts = self.run_cleanroom(paths, spec, notebook, result)
-        self.reconcile(spec, nbgrader_scores, verdicts, result)
+            self.write_placeholder(paths, notebook_id, notebook, result.problems[-1])
+        verdicts = self.run_cleanroom(paths, source, notebook)
+        self.reconcile(source, nbgrader_scores, verdicts, result)
         self.annotate(paths["results"] / f"{notebook_id}.ipynb", result)
         return result
 
     def run_ungraded(self, paths, job, notebook_id, notebook, result):
         """A notebook without graded tests: run by nbgrader for the feedback (unless
         --skip-ungraded), next to the student's own exercise notebooks, which it may load."""
-        if self.settings.get("skip_ungraded"):
+        if self.settings.skip_ungraded:
             self.write_placeholder(paths, notebook_id, notebook, "it has no graded tests, so it was not run",
                                    note="was not run: it has no graded tests (--skip-ungraded)")
             return result
@@ -244,7 +241,7 @@ class StudentGrader:
                 os.chmod(paths["autograded"] / other.name, 0o644)
         self.run_nbgrader(paths, job, notebook_id, result)
         if not (paths["results"] / f"{notebook_id}.ipynb").exists():
-            self.write_placeholder(paths, notebook_id, notebook, result["problems"][-1])
+            self.write_placeholder(paths, notebook_id, notebook, result.problems[-1])
         return result
 
     def read_submission(self, path):
@@ -260,24 +257,19 @@ class StudentGrader:
             return None, ("unreadable", f"{path.name} could not be read as a notebook "
                                         f"({type(error).__name__}: {summary}); was it edited outside Jupyter?")
 
-    def zero_tests(self, result, spec, reason):
-        for test in spec.tests:
-            result["tests"][test.grade_id] = {
-                "score": 0.0, "max_score": test.points, "nbgrader": None, "cleanroom": None, "reason": reason}
-
-    def run_nbgrader(self, paths, job, notebook_id, result):
-        """nbgrader autograde for one notebook; returns {grade_id: auto_score or None}."""
+    def run_nbgrader(self, paths, job: StudentJob, notebook_id, result: NotebookResult):
+        """nbgrader autograde for one notebook; returns nbgrader's scores and comments by grade_id."""
         from nbgrader.converters import Autograde
 
-        coursedir = course.course_directory(
-            paths["course"], self.config, assignment_id=job["assignment_id"],
-            student_id=job["student_id"], notebook_id=notebook_id,
+        coursedir = nbgrader_bridge.course_directory(
+            paths["course"], self.config, assignment_id=job.assignment_id,
+            student_id=job.student_id, notebook_id=notebook_id,
             db_url=f"sqlite:///{paths['course'] / 'gradebook.db'}",
         )
-        self.watchdog.arm(self.student_processes, self.settings["notebook_limit"], f"{notebook_id}.ipynb")
-        with course.LogCapture() as log:
+        self.watchdog.arm(self.student_processes, self.settings.notebook_limit, f"{notebook_id}.ipynb")
+        with nbgrader_bridge.LogCapture() as log:
             try:
-                course.run_converter(Autograde, coursedir, self.config, log=log, force=True)
+                nbgrader_bridge.run_converter(Autograde, coursedir, self.config, log=log, force=True)
                 failed = False
             except Exception:
                 failed = True
@@ -286,29 +278,24 @@ class StudentGrader:
         self.stop_student_processes()
         executed = paths["autograded"] / f"{notebook_id}.ipynb"
         if failed or reason or not executed.exists():
-            result["status"] = "crashed"
-            result["problems"].append(describe_nbgrader_failure(log.records, reason))
+            result.status = "crashed"
+            result.problems.append(describe_nbgrader_failure(log.records, reason))
         if executed.exists() and not failed:
             shutil.move(str(executed), paths["results"] / executed.name)
         return self.read_scores(paths, job, notebook_id)
 
-    def read_scores(self, paths, job, notebook_id):
-        from nbgrader.api import Gradebook
-
-        with Gradebook(f"sqlite:///{paths['course'] / 'gradebook.db'}", "gan-course") as gradebook:
-            notebook = gradebook.find_submission_notebook(notebook_id, job["assignment_id"], job["student_id"])
+    def read_scores(self, paths, job: StudentJob, notebook_id):
+        with gradebook.open_gradebook(paths["course"] / "gradebook.db") as private:
+            notebook = private.find_submission_notebook(notebook_id, job.assignment_id, job.student_id)
             scores = {grade.name: grade.auto_score for grade in notebook.grades}
             comments = {comment.name: comment.auto_comment for comment in notebook.comments}
         return {"scores": scores, "comments": comments}
 
-    def run_cleanroom(self, paths, spec, notebook, result):
-        answers = {}
-        for cell in notebook.cells:
-            grade_id = course.nbgrader_metadata(cell).get("grade_id")
-            if cell.cell_type == "code" and grade_id and grade_id not in answers:
-                answers[grade_id] = cell.source
+    def run_cleanroom(self, paths, source, notebook):
+        """The clean room's verdicts on ``notebook``'s answers, under the tests of ``source``."""
+        answers = {key: cell.source for key, cell in course.cells_by_grade_id(notebook.cells, where=course.is_code).items()}
         cells = []
-        for cell in spec.cells:
+        for cell in source.cells:
             item = {"kind": cell.kind, "grade_id": cell.grade_id, "source": cell.source}
             if cell.kind == "answer":
                 item["source"] = answers.get(cell.grade_id, "")
@@ -316,9 +303,9 @@ class StudentGrader:
                     item["missing"] = (f"the answer cell '{cell.grade_id}' is missing from the notebook "
                                        "(deleted, or its metadata changed); copy it back from a fresh notebook")
             cells.append(item)
-        self.watchdog.arm(self.student_processes, self.settings["notebook_limit"], "the clean-room re-check")
+        self.watchdog.arm(self.student_processes, self.settings.notebook_limit, "the clean-room re-check")
         try:
-            response = self.cleanroom.check(cells, self.sandbox_spec, paths["cleanroom"], self.settings["timeout"])
+            response = self.cleanroom.check(cells, self.policy, paths["cleanroom"], self.settings.timeout)
         except Exception as error:  # the server itself died: restart it, report, do not guess
             LOG.warning("clean-room server failed: %s", error)
             self.restart_cleanroom()
@@ -329,15 +316,13 @@ class StudentGrader:
         return response
 
     def restart_cleanroom(self):
-        from grader.cleanroom import CleanRoom
-
         try:
             self.cleanroom.close()
         except Exception:
             pass
         self.cleanroom = CleanRoom(log_path=str(self.work_root / f"cleanroom-{os.getpid()}.log"))
 
-    def reconcile(self, spec, nbgrader, verdicts, result):
+    def reconcile(self, source, nbgrader, verdicts, result: NotebookResult):
         """Score per test = min(nbgrader's, the clean room's), with the reason if lowered."""
         records = verdicts["records"]
         tests = {r["test"]: r for r in records if "test" in r}
@@ -347,10 +332,10 @@ class StudentGrader:
             "the re-check ran out of time" if verdicts.get("timed_out") else
             f"the re-check process ended early ({verdicts.get('exit')})")
         answer_notes = self.answer_notes(answers)
-        result["comments"] = nbgrader["comments"]
+        result.comments = nbgrader["comments"]
         if setup_error:
-            result["problems"].append(f"grader problem: a setup cell failed in the clean room ({setup_error})")
-        for test in spec.tests:
+            result.problems.append(f"grader problem: a setup cell failed in the clean room ({setup_error})")
+        for test in source.tests:
             auto = nbgrader["scores"].get(test.grade_id)
             nb_score = float(auto) if auto is not None else 0.0
             verdict = tests.get(test.grade_id)
@@ -366,15 +351,14 @@ class StudentGrader:
             reason = None
             if score < nb_score:
                 reason = f"passed in the notebook but failed the clean re-check: {why}"
-                result["problems"].append(f"{test.grade_id}: score lowered by the clean re-check: {why.splitlines()[0]}")
+                result.problems.append(f"{test.grade_id}: score lowered by the clean re-check: {why.splitlines()[0]}")
             elif score < test.points and clean_ok:
                 reason = ("failed when the whole notebook ran (see the error under the test cell), although "
                           "the answer cell alone passes: another cell of the notebook interferes")
             elif score < test.points:
                 reason = "failed" + (f": {why}" if why else "")
-            result["tests"][test.grade_id] = {
-                "score": score, "max_score": test.points, "nbgrader": auto,
-                "cleanroom": "passed" if clean_ok else "failed", "reason": reason}
+            result.tests[test.grade_id] = TestScore(score, test.points, reason, nbgrader=auto,
+                                                    cleanroom="passed" if clean_ok else "failed")
 
     @staticmethod
     def answer_notes(answers):
@@ -389,35 +373,29 @@ class StudentGrader:
 
     # ------------------------------------------------------------------ notebooks out
     def release_notebook(self, notebook_id):
-        return nbformat.read(str(Path(self.settings["release"]) / f"{notebook_id}.ipynb"), as_version=4)
+        return nbformat.read(str(Path(self.template.release) / f"{notebook_id}.ipynb"), as_version=4)
 
     def write_placeholder(self, paths, notebook_id, submitted, reason, note=None):
         """A notebook for the feedback when there is no executed one: the release version,
         with the student's answer cells if we have them, and the reason on top."""
         release = self.release_notebook(notebook_id)
-        answers = {}
-        if submitted is not None:
-            for cell in submitted.cells:
-                grade_id = course.nbgrader_metadata(cell).get("grade_id")
-                if grade_id and course.nbgrader_metadata(cell).get("solution"):
-                    answers.setdefault(grade_id, cell.source)
+        answers = course.cells_by_grade_id(submitted.cells, where=course.is_solution) if submitted else {}
         for cell in release.cells:
-            grade_id = course.nbgrader_metadata(cell).get("grade_id")
-            if grade_id in answers:
-                cell.source = answers[grade_id]
+            if course.grade_id(cell) in answers:
+                cell.source = answers[course.grade_id(cell)].source
         text = f"this notebook {note}." if note else f"this notebook could not be run: {reason}. Every test in it scored 0."
         release.cells.insert(0, nbformat.v4.new_markdown_cell(f"**Autograder:** {text}"))
         nbformat.write(release, str(paths["results"] / f"{notebook_id}.ipynb"))
 
-    def annotate(self, path, result):
+    def annotate(self, path, result: NotebookResult):
         """Add the clean room's reason under each test cell whose score it lowered."""
-        lowered = {gid: t["reason"] for gid, t in result["tests"].items()
-                   if t["reason"] and t["reason"].startswith("passed in the notebook")}
+        lowered = {gid: test.reason for gid, test in result.tests.items()
+                   if test.reason and test.reason.startswith("passed in the notebook")}
         if not lowered or not path.exists():
             return
         notebook = nbformat.read(str(path), as_version=4)
         for cell in notebook.cells:
-            grade_id = course.nbgrader_metadata(cell).get("grade_id")
+            grade_id = course.grade_id(cell)
             if grade_id in lowered and cell.cell_type == "code":
                 cell.outputs.append(nbformat.v4.new_output(
                     "stream", name="stderr", text=f"[autograder] 0 points: {lowered[grade_id]}\n"))
@@ -429,49 +407,53 @@ class StudentGrader:
         scratch = paths["root"] / "scratch"
         shutil.move(str(paths["autograded"]), scratch)
         os.makedirs(paths["autograded"])
-        for notebook_id in student["notebooks"]:
+        for notebook_id in student.notebooks:
             shutil.copyfile(paths["results"] / f"{notebook_id}.ipynb",
                             paths["autograded"] / f"{notebook_id}.ipynb")
 
-    def save_scores(self, paths, job, student):
-        from grader.grading_gradebook import apply_student_result, open_gradebook
+    def save_scores(self, paths, student: StudentResult):
+        with gradebook.open_gradebook(paths["course"] / "gradebook.db") as private:
+            gradebook.apply_student_result(private, student)
 
-        with open_gradebook(paths["course"] / "gradebook.db") as gradebook:
-            apply_student_result(gradebook, student)
-
-    def generate_feedback(self, paths, job, student):
+    def generate_feedback(self, paths, job: StudentJob, student: StudentResult):
         from nbgrader.converters import GenerateFeedback
 
-        coursedir = course.course_directory(
-            paths["course"], self.config, assignment_id=job["assignment_id"], student_id=job["student_id"],
+        coursedir = nbgrader_bridge.course_directory(
+            paths["course"], self.config, assignment_id=job.assignment_id, student_id=job.student_id,
             db_url=f"sqlite:///{paths['course'] / 'gradebook.db'}")
-        with course.LogCapture() as log:
+        with nbgrader_bridge.LogCapture() as log:
             try:
-                course.run_converter(GenerateFeedback, coursedir, self.config, log=log, force=True)
+                nbgrader_bridge.run_converter(GenerateFeedback, coursedir, self.config, log=log, force=True)
             except Exception as error:
-                LOG.warning("feedback for %s failed: %s", job["student_id"], error)
-        for notebook_id, result in student["notebooks"].items():
-            result["autograded"] = str(paths["autograded"] / f"{notebook_id}.ipynb")
+                LOG.warning("feedback for %s failed: %s", job.student_id, error)
+        for notebook_id, result in student.notebooks.items():
+            result.autograded = str(paths["autograded"] / f"{notebook_id}.ipynb")
             html = paths["feedback"] / f"{notebook_id}.html"
-            result["feedback"] = str(html) if html.exists() else None
+            result.feedback = str(html) if html.exists() else None
             if not html.exists():
-                result["problems"].append("no feedback could be generated for this notebook")
+                result.problems.append("no feedback could be generated for this notebook")
 
 
-_GRADER = None
+# ---------------------------------------------------------------------- in a pool process
+_GRADER = None  # this process's StudentGrader
 
 
-def init_pool_worker(settings):
+def init_pool_worker(settings: GradingSettings):
+    """Pool initializer: start this process's grader (and its clean room and zygote)."""
     import atexit
+    import warnings
 
     global _GRADER
+    # nbgrader's gradebook code trips SQLAlchemy 2's harmless autoflush warnings on every student.
+    warnings.filterwarnings("ignore", message=".*not in session.*")
     _GRADER = StudentGrader(settings)
     atexit.register(_GRADER.close)
 
 
-def grade_in_pool(job):
+def grade_in_pool(job: StudentJob, template: CourseTemplate) -> StudentResult:
+    """Grade one student in this pool process; a grader failure comes back as ``internal_error``."""
     try:
+        _GRADER.use_template(template)
         return _GRADER.grade(job)
     except Exception:
-        return {"student_id": job["student_id"], "assignment_id": job["assignment_id"],
-                "internal_error": traceback.format_exc(), "notebooks": {}, "flags": []}
+        return StudentResult(job.student_id, job.assignment_id, internal_error=traceback.format_exc())

@@ -5,18 +5,18 @@
 2. Build a template course once: nbgrader generate_assignment from ``solutions/`` gives the
    gradebook describing every cell (and the student version, used for placeholders).
 3. A pool of worker processes grades one student at a time each, in private folders
-   (grader.grading_worker), with each student's code under its own uid (grader.sandbox)
-   and re-checked in the clean room (grader.cleanroom).
+   (grader.grading.worker), with each student's code under its own uid
+   (grader.grading.isolation.sandbox) and re-checked in the clean room
+   (grader.grading.isolation.cleanroom).
 4. The results are merged into ``OUT/gradebook.db`` (nbgrader's Gradebook API), the executed
    notebooks and feedback are copied to ``OUT/autograded`` and ``OUT/feedback``, and
    ``OUT/grades.csv``, ``OUT/report.json`` and ``OUT/report.txt`` are written.
 """
-import json
+import dataclasses
 import os
 import re
 import secrets
 import shutil
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -24,9 +24,11 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
-from grader import grading_course as course
-from grader import grading_gradebook as gradebooks
-from grader import sandbox
+from grader import course
+from grader.grading import gradebook as gradebooks
+from grader.grading import nbgrader_bridge, worker
+from grader.grading.isolation import sandbox
+from grader.grading.records import CourseTemplate, GradingSettings, StudentJob, StudentResult, to_json
 
 VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -41,17 +43,16 @@ def find_jobs(submitted, assignment):
         if not VALID_ID.match(folder.name):
             skipped.append(f"{folder.name!r}: not a usable student id (letters, digits, _ . @ - only)")
             continue
-        jobs.append({"student_id": folder.name, "assignment_id": assignment,
-                     "source": str(folder / assignment), "index": len(jobs)})
+        jobs.append(StudentJob(folder.name, assignment, str(folder / assignment), index=len(jobs)))
     return jobs, skipped
 
 
-def build_template(work_root, assignment):
+def build_template(work_root, assignment) -> CourseTemplate:
     template = Path(work_root) / "template"
     template.mkdir(mode=0o700)
     db = template / "gradebook.db"
-    course.generate_release(template / "release", db, assignment)
-    return {"template_db": str(db), "release": str(template / "release" / assignment)}
+    nbgrader_bridge.generate_release(template / "release", db, assignment)
+    return CourseTemplate(gradebook=str(db), release=str(template / "release" / assignment))
 
 
 def paths_to_hide(candidates, work_root):
@@ -64,44 +65,32 @@ def paths_to_hide(candidates, work_root):
     return hide
 
 
-def publish(student, out):
+def publish(student: StudentResult, out):
     """Copy one student's executed notebooks and feedback into OUT."""
-    sid, aid = student["student_id"], student["assignment_id"]
     for kind in ("autograded", "feedback"):
-        target = out / kind / sid / aid
+        target = out / kind / student.student_id / student.assignment_id
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
-        for notebook_id, result in student["notebooks"].items():
-            source = result.get(kind)
+        for result in student.notebooks.values():
+            source = getattr(result, kind)
             if source and Path(source).exists():
                 shutil.copyfile(source, target / Path(source).name)
-                result[kind] = str((target / Path(source).name).relative_to(out))
-
-
-def failed_student(job, reason, spec):
-    """A result of zeros for a student the grader itself could not handle."""
-    notebooks = {}
-    for notebook_id, notebook in spec.items():
-        notebooks[notebook_id] = {
-            "status": "internal error", "problems": [reason], "comments": {},
-            "tests": {t.grade_id: {"score": 0.0, "max_score": t.points, "reason": reason}
-                      for t in notebook.tests}}
-    return {"student_id": job["student_id"], "assignment_id": job["assignment_id"],
-            "timestamp": None, "notebooks": notebooks, "flags": []}
+                setattr(result, kind, str((target / Path(source).name).relative_to(out)))
 
 
 def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, memory_mb=4096,
               assignment=course.ASSIGNMENT, work_dir=None, keep_work=False, warm_kernels=True, skip_ungraded=False,
               log=print):
-    """Grade every student under ``submitted``; returns the report dict (also in OUT/report.json)."""
+    """Grade every student under ``submitted``; returns the report (see :func:`build_report`;
+    also written to OUT/report.json)."""
     started = time.monotonic()
     submitted, out = Path(submitted).resolve(), Path(out).resolve()
     if not submitted.is_dir():
         raise FileNotFoundError(f"{submitted} is not a folder: expected SUBMITTED/<student_id>/{assignment}/*.ipynb")
-    spec = course.assignment_spec(assignment=assignment)
+    source_notebooks = course.read_assignment(assignment=assignment)
     jobs, skipped = find_jobs(submitted, assignment)
-    config = course.load_config()
+    config = nbgrader_bridge.load_config()
     timeout = timeout or int(config.Execute.get("timeout", 120))
     notebook_limit = notebook_limit or max(600, 5 * timeout)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
@@ -109,63 +98,45 @@ def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, m
     work_root = Path(tempfile.mkdtemp(prefix="gan-grading-", dir=work_dir))
     os.chmod(work_root, 0o711)
     uid_base = 1_000_000 + secrets.randbelow(1_000_000_000)
-    for job in jobs:
-        job["uid"] = uid_base + job["index"]
-    settings = {
-        "work_root": str(work_root), "timeout": timeout, "notebook_limit": notebook_limit,
-        "memory_mb": memory_mb, "spec": spec, "uid_base": uid_base, "warm_kernels": warm_kernels,
-        "skip_ungraded": skip_ungraded,
-        "hide": paths_to_hide([course.SOLUTIONS, course.REPO / ".git", course.REPO / "tests", out, submitted],
-                              work_root),
-    }
+    jobs = [dataclasses.replace(job, uid=uid_base + job.index) for job in jobs]
+    root = course.course_root()
+    settings = GradingSettings(
+        work_root=str(work_root), timeout=timeout, notebook_limit=notebook_limit, memory_mb=memory_mb,
+        assignment=source_notebooks, uid_base=uid_base, warm_kernels=warm_kernels, skip_ungraded=skip_ungraded,
+        hide=paths_to_hide([course.solutions_dir(), root / ".git", root / "tests", out, submitted], work_root),
+    )
     log(f"Grading {len(jobs)} student(s) of '{assignment}' with {workers} worker(s); "
         f"cell timeout {timeout} s, notebook limit {notebook_limit} s, memory {memory_mb} MiB"
         + ("" if sandbox.running_as_root() else " (not root: no per-student uid)"))
     results = []
     try:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                 initializer=_init_worker, initargs=(settings,)) as pool:
+                                 initializer=worker.init_pool_worker, initargs=(settings,)) as pool:
             warmup = [pool.submit(os.getpid) for _ in range(workers)]  # start workers now
-            settings.update(build_template(work_root, assignment))
+            template = build_template(work_root, assignment)
             for future in warmup:
                 future.result()
-            futures = {pool.submit(_grade, job, settings): job for job in jobs}
+            futures = {pool.submit(worker.grade_in_pool, job, template): job for job in jobs}
             for done, future in enumerate(as_completed(futures), 1):
                 job = futures[future]
                 try:
                     student = future.result()
                 except BrokenProcessPool as error:
-                    student = {"internal_error": f"the grading worker died: {error}"}
-                if "internal_error" in student:
-                    student = failed_student(job, "internal grader error: " + student["internal_error"].strip().splitlines()[-1], spec)
+                    student = StudentResult(job.student_id, job.assignment_id,
+                                            internal_error=f"the grading worker died: {error}")
+                if student.internal_error:
+                    reason = "internal grader error: " + student.internal_error.strip().splitlines()[-1]
+                    student = StudentResult.failed(job, reason, source_notebooks)
                 publish(student, out)
                 results.append(student)
                 log(progress_line(done, len(jobs), student))
-        merge_results(results, out, settings["template_db"])
+        merge_results(results, out, template.gradebook)
     finally:
         if not keep_work:
             shutil.rmtree(work_root, ignore_errors=True)
     report = build_report(results, skipped, time.monotonic() - started, workers, out)
     write_reports(report, out)
     return report
-
-
-def _init_worker(settings):
-    import warnings
-
-    from grader import grading_worker
-
-    # nbgrader's gradebook code trips SQLAlchemy 2's harmless autoflush warnings on every student.
-    warnings.filterwarnings("ignore", message=".*not in session.*")
-    grading_worker.init_pool_worker(settings)
-
-
-def _grade(job, settings):
-    from grader import grading_worker
-
-    grading_worker._GRADER.settings.update(
-        template_db=settings["template_db"], release=settings["release"])
-    return grading_worker.grade_in_pool(job)
 
 
 def merge_results(results, out, template_db):
@@ -175,44 +146,39 @@ def merge_results(results, out, template_db):
         shutil.copyfile(template_db, database)
         os.chmod(database, 0o644)
     with gradebooks.open_gradebook(database) as gradebook:
-        for student in sorted(results, key=lambda s: s["student_id"]):
+        for student in sorted(results, key=lambda s: s.student_id):
             gradebooks.apply_student_result(gradebook, student)
     gradebooks.write_grades_csv(database, out / "grades.csv")
 
 
-def student_totals(student):
-    score = sum(t["score"] for r in student["notebooks"].values() for t in r["tests"].values())
-    maximum = sum(t["max_score"] for r in student["notebooks"].values() for t in r["tests"].values())
-    return score, maximum
-
-
-def progress_line(done, total, student):
-    score, maximum = student_totals(student)
-    problems = sum(len(r.get("problems", [])) for r in student["notebooks"].values())
+def progress_line(done, total, student: StudentResult):
+    score, maximum = student.totals()
+    problems = student.problem_count()
     extra = f", {problems} problem(s)" if problems else ""
-    seconds = f" in {student['seconds']:.0f} s" if "seconds" in student else ""
-    return f"[{done}/{total}] {student['student_id']}: {score:g}/{maximum:g}{extra}{seconds}"
+    seconds = f" in {student.seconds:.0f} s" if student.seconds is not None else ""
+    return f"[{done}/{total}] {student.student_id}: {score:g}/{maximum:g}{extra}{seconds}"
 
 
 def build_report(results, skipped, seconds, workers, out):
-    students = sorted(results, key=lambda s: s["student_id"])
+    """The batch's report: a dict of plain values and StudentResults (see :func:`write_reports`)."""
+    students = sorted(results, key=lambda s: s.student_id)
     problems = []
     for student in students:
-        for notebook_id, result in sorted(student["notebooks"].items()):
-            for problem in result.get("problems", []):
-                problems.append(f"{student['student_id']}/{notebook_id}: {problem}")
+        for notebook_id, result in sorted(student.notebooks.items()):
+            for problem in result.problems:
+                problems.append(f"{student.student_id}/{notebook_id}: {problem}")
     return {
         "graded": len(students), "seconds": round(seconds, 1), "workers": workers,
         "seconds_per_student": round(seconds / max(1, len(students)), 2),
         "skipped_folders": skipped, "problems": problems,
-        "isolation_notes": sorted({s["isolation_note"] for s in students if s.get("isolation_note")}),
-        "flags": [f"{s['student_id']}/{flag}" for s in students for flag in s.get("flags", [])],
+        "isolation_notes": sorted({s.isolation_note for s in students if s.isolation_note}),
+        "flags": [f"{s.student_id}/{flag}" for s in students for flag in s.flags],
         "students": students, "out": str(out),
     }
 
 
 def write_reports(report, out):
-    (out / "report.json").write_text(course.dumps(report) + "\n")
+    (out / "report.json").write_text(to_json(report) + "\n")
     (out / "report.txt").write_text(summary_text(report, details=True))
 
 
@@ -220,14 +186,14 @@ def summary_text(report, details=False):
     lines = [f"Graded {report['graded']} student(s) in {report['seconds']:.0f} s "
              f"({report['seconds_per_student']:.1f} s per student, {report['workers']} worker(s))."]
     for student in report["students"]:
-        score, maximum = student_totals(student)
-        lines.append(f"  {student['student_id']:<20} {score:>5g} / {maximum:g}")
+        score, maximum = student.totals()
+        lines.append(f"  {student.student_id:<20} {score:>5g} / {maximum:g}")
         if details:
-            for notebook_id, result in sorted(student["notebooks"].items()):
-                for grade_id, test in result["tests"].items():
-                    if test.get("reason"):
-                        reason = test["reason"].strip().splitlines()[0]
-                        lines.append(f"      {notebook_id} {grade_id}: {test['score']:g}/{test['max_score']:g} - {reason}")
+            for notebook_id, result in sorted(student.notebooks.items()):
+                for grade_id, test in result.tests.items():
+                    if test.reason:
+                        reason = test.reason.strip().splitlines()[0]
+                        lines.append(f"      {notebook_id} {grade_id}: {test.score:g}/{test.max_score:g} - {reason}")
     for note in report.get("isolation_notes", []):
         lines.append(f"WARNING: reduced isolation: {note}.")
     if report["skipped_folders"]:
@@ -271,7 +237,7 @@ def merge_shards(shard_outs, out):
                 shutil.copytree(shard / kind, out / kind, dirs_exist_ok=True)
     seen = {}
     for student in students:
-        key = (student["student_id"], student["assignment_id"])
+        key = (student.student_id, student.assignment_id)
         if key in seen:
             raise ValueError(f"student {key[0]} appears in two shards; each student must be graded in one shard only")
         seen[key] = student
@@ -281,6 +247,3 @@ def merge_shards(shard_outs, out):
     gradebooks.write_grades_csv(database, out / "grades.csv")
     return len(students)
 
-
-if __name__ == "__main__":
-    sys.exit("use: python -m grader autograde ...")

@@ -20,7 +20,7 @@ the test cells...) runs before the tests. The clean room does not trust any of t
 
 Limits (also in docs/instructors.md): student code shares the child's address space, so a
 determined attacker who introspects the grader's own frames could find the nonce or undo a
-patch before the test ends. :mod:`grader.integrity` flags such code for a human to read.
+patch before the test ends. :mod:`grader.grading.integrity` flags such code for a human to read.
 """
 import ast
 import builtins
@@ -34,6 +34,11 @@ import time
 import traceback
 import types
 
+from grader.grading.integrity import strip_magics
+from grader.grading.isolation import sandbox
+from grader.grading.isolation.preload import import_trusted_modules
+from grader.quiet import redirect_fds
+
 TRUSTED_ROOTS = (
     "numpy", "tensorflow", "tf_keras", "keras", "grader", "builtins", "math", "operator",
     "functools", "random", "unittest", "warnings", "contextlib", "inspect", "types", "abc",
@@ -44,6 +49,7 @@ SAFE_BUILTIN_CALLS = {
     "len", "min", "max", "abs", "round", "sum", "zip", "enumerate", "sorted", "reversed",
 }
 MAX_PIPE_BYTES = 2 * 2**20
+MODULE = "grader.grading.isolation.cleanroom"  # what the server runs with python -m
 
 
 # ------------------------------------------------------------------ fingerprints
@@ -71,7 +77,7 @@ class Snapshot:
         self.modules = {}
         seen_classes = set()
         for name, module in sorted(sys.modules.items()):
-            if module is None or name.split(".")[0] not in roots or name.startswith("grader.cleanroom"):
+            if module is None or name.split(".")[0] not in roots or name.startswith(MODULE):
                 continue
             self.modules[name] = module
             namespace = vars(module)
@@ -121,37 +127,7 @@ class Snapshot:
         return found
 
 
-def import_trusted_modules():
-    """Import what tests use, before any student code, and load TF's lazy attributes."""
-    from grader.quiet import quiet
-    from grader.tf1 import tf
-
-    import numpy  # noqa: F401
-
-    with quiet():
-        try:
-            import grader.checks  # noqa: F401
-        except ModuleNotFoundError as error:
-            if error.name != "grader.checks":
-                raise
-        for module in (tf, tf.nn, tf.layers, tf.train, tf.math, tf.random, tf.losses):
-            for name in dir(module):
-                if not name.startswith("_"):
-                    try:
-                        getattr(module, name)
-                    except Exception:
-                        pass
-
-
 # ------------------------------------------------------------------ answer filtering
-def strip_magics(source):
-    """IPython magics and shell escapes are not Python: blank those lines, keep numbering."""
-    if source.lstrip().startswith("%%"):
-        return ""
-    lines = source.split("\n")
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
-
-
 def _is_library_expression(node, library_names):
     """True if evaluating ``node`` calls nothing but library functions and safe builtins."""
     for inner in ast.walk(node):
@@ -301,11 +277,7 @@ def run_test(cell, namespace, snapshot, timeout):
 
 
 def child_main(request, snapshot, result_fd):
-    from grader import sandbox
-
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
+    redirect_fds([0, 1, 2])
     os.closerange(3, result_fd)
     os.closerange(result_fd + 1, 4096)
     sys.stdout = sys.stderr = open(os.devnull, "w")
@@ -314,7 +286,7 @@ def child_main(request, snapshot, result_fd):
     def emit(record):
         os.write(result_fd, (nonce + " " + json.dumps(record) + "\n").encode())
 
-    sandbox.enter(request["sandbox"])
+    sandbox.enter(request["policy"])
     os.chdir(request["workdir"])
     try:
         run_cells(request, snapshot, emit)
@@ -376,11 +348,7 @@ def serve_one(request, snapshot):
     deadline = time.monotonic() + request["timeout"] * (tests + 2) + 30
     records, timed_out = read_verdicts(read_fd, request["nonce"], deadline)
     os.close(read_fd)
-    for target in (-pid, pid):
-        try:
-            os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    sandbox.kill_process_group(pid)
     _, status = os.waitpid(pid, 0)
     return {
         "nonce": request["nonce"],
@@ -419,7 +387,7 @@ class CleanRoom:
         self.log = open(log_path, "ab")
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.cleanroom", "serve"],
+            [sys.executable, "-m", MODULE, "serve"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
         )
         ready = self.process.stdout.readline()
@@ -434,9 +402,9 @@ class CleanRoom:
     def pid(self):
         return self.process.pid
 
-    def check(self, cells, sandbox_spec, workdir, timeout):
+    def check(self, cells, policy, workdir, timeout):
         nonce = os.urandom(16).hex()
-        request = {"nonce": nonce, "cells": cells, "sandbox": sandbox_spec,
+        request = {"nonce": nonce, "cells": cells, "policy": policy,
                    "workdir": str(workdir), "timeout": timeout}
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
@@ -462,4 +430,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["serve"]:
         serve()
     else:
-        sys.exit("usage: python -m grader.cleanroom serve")
+        sys.exit(f"usage: python -m {MODULE} serve")

@@ -16,7 +16,6 @@ TensorFlow, which reserves huge virtual ranges) and kills them all at once.
 This module must stay import-light: the kernel launcher imports it before ipykernel.
 """
 import ctypes
-import json
 import os
 import resource
 import signal
@@ -24,7 +23,7 @@ import sys
 import threading
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from grader.course import PACKAGE_DIR, find_course_root
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x1000, 0x4000, 0x40000
 MAX_FILE_BYTES = 512 * 2**20
@@ -99,24 +98,32 @@ def drop_privileges(uid, gid):
     os.setuid(uid)
 
 
-def enter(spec):
-    """Turn this process into a sandboxed one, as described by ``spec`` (see :func:`make_spec`)."""
-    os.environ.update(spec["env"])
+def enter(policy):
+    """Turn this process into a sandboxed one, as ``policy`` says (see :func:`sandbox_policy`)."""
+    os.environ.update(policy["env"])
     if running_as_root():
-        isolate_filesystem(spec.get("expose", []), spec.get("hide", []))
+        isolate_filesystem(policy.get("expose", []), policy.get("hide", []))
     apply_limits()
-    drop_privileges(spec.get("uid"), spec.get("gid"))
+    drop_privileges(policy.get("uid"), policy.get("gid"))
     os.umask(0o077)
 
 
-def make_spec(uid, home, hide=()):
-    """What :func:`enter` needs: the uid to become, its home folder and the paths to hide."""
+def exposed_paths():
+    """What student code must reach: Python, its packages, this package and the course's data."""
+    course = find_course_root()
+    paths = (sys.base_prefix, sys.prefix, PACKAGE_DIR.parent, *([course] if course else []))
+    return sorted({os.path.realpath(path) for path in paths})
+
+
+def sandbox_policy(uid, home, hide=()):
+    """What :func:`enter` needs (a JSON-able dict): the uid to become, its home folder, the
+    paths to hide and the ones to keep reachable, and the environment."""
     home = str(home)
     return {
         "uid": uid if running_as_root() else None,
         "gid": uid if running_as_root() else None,
         "hide": [str(p) for p in hide],
-        "expose": sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, REPO)}),
+        "expose": exposed_paths(),
         "env": {
             "HOME": home,
             "TMPDIR": home,
@@ -139,7 +146,7 @@ def make_private_dir(path, uid=None, mode=0o700):
     return path
 
 
-def probe(spec):
+def probe(policy):
     """None if a process in this sandbox can run Python and import the course, else why not.
 
     Run once per worker: where the mount namespace is refused and Python lives in a folder
@@ -148,8 +155,8 @@ def probe(spec):
     pid = os.fork()
     if pid == 0:
         try:
-            enter(spec)
-            needed = [os.path.realpath(sys.executable), os.path.join(REPO, "grader", "__init__.py"),
+            enter(policy)
+            needed = [os.path.realpath(sys.executable), str(PACKAGE_DIR / "__init__.py"),
                       os.path.join(sys.base_prefix, "lib")]
             ok = all(os.access(path, os.R_OK) for path in needed) and os.access(os.path.realpath(sys.executable), os.X_OK)
             os._exit(0 if ok else 1)
@@ -162,51 +169,6 @@ def probe(spec):
             f"({sys.base_prefix}) and the kernel refused a private mount namespace")
 
 
-# ---------------------------------------------------------------- the kernel launcher
-KERNEL_NAME = "gan-sandbox"
-
-
-def install_kernelspec(jupyter_path, spec_file):
-    """Write a kernelspec that starts ipykernel through :func:`launch_kernel`."""
-    folder = os.path.join(jupyter_path, "kernels", KERNEL_NAME)
-    os.makedirs(folder, exist_ok=True)
-    kernel = {
-        "argv": [sys.executable, "-m", "grader.sandbox", "kernel", str(spec_file), "{connection_file}"],
-        "display_name": "Python 3 (grading sandbox)",
-        "language": "python",
-        "interrupt_mode": "signal",
-    }
-    with open(os.path.join(folder, "kernel.json"), "w") as handle:
-        json.dump(kernel, handle)
-    return KERNEL_NAME
-
-
-def launch_kernel(spec_file, connection_file):
-    """Entry point of the kernelspec: copy the connection file where the student can read it,
-    enter the sandbox, and become ipykernel (same pid, so interrupts and kills still reach it)."""
-    with open(spec_file) as handle:
-        spec = json.load(handle)
-    home = spec["env"]["HOME"]
-    private_connection = os.path.join(home, ".kernel-connection.json")
-    with open(connection_file, "rb") as source, open(private_connection, "wb") as target:
-        target.write(source.read())
-    if spec.get("uid") is not None:
-        os.chown(private_connection, spec["uid"], spec["gid"])
-    if spec.get("zygote"):  # a warm kernel, forked from a process with TensorFlow imported
-        from grader.grading_warmkernel import run_forked_kernel
-
-        request = {"connection_file": private_connection, "cwd": os.getcwd(),
-                   "env": dict(os.environ), "spec": spec}
-        code = run_forked_kernel(spec["zygote"], request)
-        if code is not None:
-            sys.exit(code)
-    enter(spec)
-    quiet_fd = os.open(os.devnull, os.O_WRONLY)  # ipykernel's own start-up chatter
-    os.dup2(quiet_fd, 1)
-    os.dup2(quiet_fd, 2)
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", private_connection])
-
-
 # ---------------------------------------------------------------- watching from outside
 def processes_of(uid):
     import psutil
@@ -217,6 +179,15 @@ def processes_of(uid):
         if uids is not None and uid in (uids.real, uids.effective):
             found.append(process)
     return found
+
+
+def kill_process_group(pid):
+    """SIGKILL the process group led by ``pid``, and ``pid`` itself (it may have left the group)."""
+    for target in (-pid, pid):
+        try:
+            os.kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def kill_all(find_processes):
@@ -306,14 +277,3 @@ class Watchdog:
             return (f"{label} printed so much output that the grader's memory grew by "
                     f"{grown / 2**30:.1f} GiB; it was stopped")
         return None
-
-
-def main(argv):
-    if len(argv) == 3 and argv[0] == "kernel":
-        launch_kernel(argv[1], argv[2])
-    else:
-        sys.exit("usage: python -m grader.sandbox kernel SPEC_JSON CONNECTION_FILE")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -1,7 +1,6 @@
-"""End-to-end tests of `python -m grader autograde` on an adversarial class.
+"""End-to-end tests of `python -m grader autograde` (grader.grading.batch) on an adversarial class.
 
-One batch is graded once (module fixture, about two minutes on two cores) and every test
-asserts on it. Each adversarial student hands in only the notebook(s) its attack needs (the
+One batch is graded once (a module fixture: the slow part) and every test asserts on it. Each adversarial student hands in only the notebook(s) its attack needs (the
 others are "missing" and score 0, which exercises that path too), so the batch stays small.
 01_model_inputs is worth 3 points, 02_generator 6.
 """
@@ -10,17 +9,16 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from grader import demo
-from grader.autograde import autograde, merge_shards
-from grader.cleanroom import filter_answer
-from grader.integrity import scan_source
+from grader import course
+from grader.grading import demo
+from grader.grading.batch import EXIT_PROBLEMS, autograde, exit_status, merge_shards, summary_text
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+REPO = course.course_root()
 INPUTS, GENERATOR = "01_model_inputs", "02_generator"
 WRONG_INPUTS = '''def model_inputs(real_dim, z_dim):
     return tf.placeholder(tf.float64, (None, real_dim)), tf.placeholder(tf.float64, (None, z_dim))
@@ -42,22 +40,24 @@ except OSError as error:
 '''
 
 
+def is_test_cell(cell):
+    return (course.grade_id(cell) or "").startswith("test_")
+
+
 def without_tests(notebook):
-    notebook.cells = [c for c in notebook.cells if not c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")]
+    notebook.cells = [c for c in notebook.cells if not is_test_cell(c)]
     return notebook
 
 
 def edit_tests(notebook, source):
-    for cell in notebook.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_"):
-            cell.source = source
+    for cell in filter(is_test_cell, notebook.cells):
+        cell.source = source
     return notebook
 
 
 def fake_outputs(notebook):
-    for cell in notebook.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_"):
-            demo.fake_pass_output(notebook, cell.metadata.nbgrader.grade_id)
+    for cell in filter(is_test_cell, notebook.cells):
+        demo.fake_pass_output(notebook, course.grade_id(cell))
     return notebook
 
 
@@ -132,7 +132,7 @@ def scores(out):
 
 
 def student(graded, student_id):
-    return next(s for s in graded["report"]["students"] if s["student_id"] == student_id)
+    return next(s for s in graded["report"]["students"] if s.student_id == student_id)
 
 
 def test_every_student_gets_the_expected_scores(graded):
@@ -157,7 +157,7 @@ def test_grades_csv_has_exactly_the_columns_and_a_row_per_test(graded):
     with open(graded["out"] / "grades.csv") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["student_id", "assignment_id", "notebook_id", "grade_id", "score", "max_score"]
-    tests_per_student = sum(len(spec.tests) for spec in demo.course.assignment_spec().values())
+    tests_per_student = sum(len(notebook.tests) for notebook in course.read_assignment().values())
     assert len(rows) - 1 == tests_per_student * (len(graded["students"]) + 1)
 
 
@@ -165,13 +165,13 @@ def test_outputs_exist_for_every_notebook(graded):
     out = graded["out"]
     assert (out / "gradebook.db").exists()
     for student_id in graded["students"]:
-        for notebook in demo.course.assignment_spec():
+        for notebook in course.read_assignment():
             assert (out / "autograded" / student_id / "gan" / f"{notebook}.ipynb").exists(), (student_id, notebook)
             assert (out / "feedback" / student_id / "gan" / f"{notebook}.html").exists(), (student_id, notebook)
 
 
 def problems_of(graded, student_id, notebook):
-    return " ".join(student(graded, student_id)["notebooks"][notebook]["problems"])
+    return " ".join(student(graded, student_id).notebooks[notebook].problems)
 
 
 @pytest.mark.parametrize("student_id, notebook, words", [
@@ -190,7 +190,7 @@ def test_the_report_says_why(graded, student_id, notebook, words):
 
 
 def test_tampering_in_the_checked_code_is_named(graded):
-    reasons = [t["reason"] or "" for t in student(graded, "patch_at_call")["notebooks"][INPUTS]["tests"].values()]
+    reasons = [t.reason or "" for t in student(graded, "patch_at_call").notebooks[INPUTS].tests.values()]
     assert all("changed the grader's libraries" in r or "failed" in r for r in reasons), reasons
     assert any("check_tensor" in r for r in reasons), reasons
 
@@ -223,8 +223,6 @@ def test_student_code_cannot_see_solutions_or_write_to_the_repository(graded):
 
 
 def test_exit_status_and_summary_name_the_problems(graded):
-    from grader.autograde import EXIT_PROBLEMS, exit_status, summary_text
-
     assert exit_status(graded["report"]) == EXIT_PROBLEMS
     text = summary_text(graded["report"])
     assert f"Graded {len(graded['students']) + 1} student(s)" in text
@@ -263,49 +261,3 @@ def test_merge_combines_shards_and_refuses_duplicates(graded, tmp_path):
 def test_report_json_is_written(graded):
     report = json.loads((graded["out"] / "report.json").read_text())
     assert report["graded"] == len(graded["students"]) + 1
-
-
-# ---------------------------------------------------------------- the other commands
-def test_generate_is_deterministic_and_leaves_no_gradebook(tmp_path):
-    from grader.grading_course import generate_student_version
-
-    first = generate_student_version(release_root=tmp_path / "a")
-    second = generate_student_version(release_root=tmp_path / "b")
-    assert first and [p.name for p in first] == [p.name for p in second]
-    for one, two in zip(first, second):
-        assert one.read_bytes() == two.read_bytes(), one.name
-    assert not (REPO / "gradebook.db").exists()
-
-
-def test_validate_says_ready_or_names_the_failing_test(tmp_path, answers):
-    demo.write_submission(tmp_path, "good", answers, notebooks=[INPUTS])
-    demo.write_submission(tmp_path, "bad", {INPUTS: {"model_inputs": WRONG_INPUTS}}, notebooks=[INPUTS])
-    for student_id, code, words in (("good", 0, "READY"), ("bad", 1, "NOT READY")):
-        notebook = tmp_path / student_id / "gan" / f"{INPUTS}.ipynb"
-        result = subprocess.run([sys.executable, "-m", "grader", "validate", str(notebook)],
-                                capture_output=True, text=True, cwd=REPO)
-        assert result.returncode == code and words in result.stdout, result.stdout + result.stderr
-    assert "dtype" in result.stdout or "float32" in result.stdout
-
-
-# ---------------------------------------------------------------- fast unit tests
-def test_filter_answer_keeps_definitions_and_library_calls():
-    source = (
-        "import numpy as np\n"
-        "init = tf.random_normal_initializer(stddev=0.02)\n"
-        "ALPHA = 0.2\n"
-        "def generator(z):\n    return z\n"
-        "generator(1)\n"
-        "np.tanh = lambda x: x\n"
-        "for i in range(3):\n    print(i)\n"
-    )
-    kept, dropped = filter_answer(source, {"tf", "checks"})
-    assert "def generator" in kept and "init = tf.random" in kept and "ALPHA" in kept
-    assert [line for line, _ in dropped] == [6, 7, 8]
-    assert "np.tanh" not in kept and "print" not in kept
-
-
-def test_integrity_scan_flags_patches_and_frame_walking():
-    assert scan_source("checks.model_opt_adam_steps = None")
-    assert scan_source("import sys\nframe = sys._getframe(1)")
-    assert not scan_source("def generator(z):\n    return tf.tanh(z)")

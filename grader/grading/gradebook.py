@@ -1,17 +1,18 @@
 """Reading and writing nbgrader gradebooks: merging results, grades.csv, the grade sheet.
 
-A "student result" is the plain dict a grading worker returns (see grader.grading_worker):
-``{"student_id", "assignment_id", "timestamp", "notebooks": {nb: {"tests": {grade_id:
-{"score", "max_score", ...}}, "comments": {grade_id: text}}}}``. The same function writes it
-into a private gradebook, the class gradebook, or a merged gradebook from several shards.
+A :class:`~grader.grading.records.StudentResult` goes into a gradebook through one function,
+:func:`apply_student_result`, whether the gradebook is a worker's private one, the class
+gradebook or one merged from several shards; :func:`read_student_results` reads them back.
 """
 import contextlib
 import csv
 import io
 from pathlib import Path
 
+from grader.course import COURSE_ID
+from grader.grading.records import NotebookResult, StudentResult, TestScore
+
 GRADES_COLUMNS = ["student_id", "assignment_id", "notebook_id", "grade_id", "score", "max_score"]
-COURSE_ID = "gan-course"
 
 
 @contextlib.contextmanager
@@ -28,20 +29,25 @@ def open_gradebook(path):
             yield gradebook
 
 
-def apply_student_result(gradebook, student):
+def open_submission(gradebook, student_id, assignment_id, timestamp=None):
+    """Make sure the gradebook has the student and their submission of the assignment."""
+    gradebook.update_or_create_student(student_id)
+    extra = {"timestamp": timestamp} if timestamp else {}
+    gradebook.update_or_create_submission(assignment_id, student_id, **extra)
+
+
+def apply_student_result(gradebook, student: StudentResult):
     """Write one student's scores (and nbgrader's answer-cell comments) into ``gradebook``."""
     from nbgrader.api import MissingEntry
 
-    student_id, assignment_id = student["student_id"], student["assignment_id"]
-    gradebook.update_or_create_student(student_id)
-    extra = {"timestamp": student["timestamp"]} if student.get("timestamp") else {}
-    gradebook.update_or_create_submission(assignment_id, student_id, **extra)
-    for notebook_id, result in student["notebooks"].items():
-        for grade_id, test in result.get("tests", {}).items():
+    student_id, assignment_id = student.student_id, student.assignment_id
+    open_submission(gradebook, student_id, assignment_id, student.timestamp)
+    for notebook_id, result in student.notebooks.items():
+        for grade_id, test in result.tests.items():
             grade = gradebook.find_grade(grade_id, notebook_id, assignment_id, student_id)
-            grade.auto_score = float(test["score"])
+            grade.auto_score = float(test.score)
             grade.needs_manual_grade = False
-        for grade_id, text in (result.get("comments") or {}).items():
+        for grade_id, text in result.comments.items():
             try:
                 gradebook.find_comment(grade_id, notebook_id, assignment_id, student_id).auto_comment = text
             except MissingEntry:
@@ -50,23 +56,22 @@ def apply_student_result(gradebook, student):
 
 
 def read_student_results(path):
-    """Every submission in the gradebook at ``path`` as student results (for merging shards)."""
+    """Every submission in the gradebook at ``path`` as StudentResults (for merging shards)."""
     students = []
     with open_gradebook(path) as gradebook:
         for assignment in gradebook.assignments:
             for submission in assignment.submissions:
                 notebooks = {}
                 for notebook in submission.notebooks:
-                    notebooks[notebook.name] = {
-                        "tests": {grade.name: {"score": grade.score, "max_score": grade.max_score}
-                                  for grade in notebook.grades},
-                        "comments": {comment.name: comment.auto_comment for comment in notebook.comments},
-                    }
-                students.append({
-                    "student_id": submission.student.id, "assignment_id": assignment.name,
-                    "timestamp": submission.timestamp.isoformat() if submission.timestamp else None,
-                    "notebooks": notebooks,
-                })
+                    notebooks[notebook.name] = NotebookResult(
+                        tests={grade.name: TestScore(grade.score, grade.max_score) for grade in notebook.grades},
+                        comments={comment.name: comment.auto_comment for comment in notebook.comments},
+                    )
+                students.append(StudentResult(
+                    submission.student.id, assignment.name,
+                    timestamp=submission.timestamp.isoformat() if submission.timestamp else None,
+                    notebooks=notebooks,
+                ))
     return students
 
 

@@ -3,8 +3,9 @@
 Each submission is a student notebook from ``notebooks/gan/`` with the answer cells filled
 in from the reference solutions, then changed the way real students do: classic mistakes,
 unfinished work, tampering, noisy but correct code, accepted alternatives. The tests use the
-same builders (:func:`write_submission`, :data:`CLASS`).
+same builders (:func:`write_submission`, :func:`demo_class`).
 """
+import functools
 import shutil
 import sys
 import tempfile
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import nbformat
 
-from grader import grading_course as course
+from grader import course
+from grader.grading import nbgrader_bridge
 
 NOT_DONE = "# YOUR CODE HERE\nraise NotImplementedError()"
 
@@ -21,8 +23,8 @@ NOT_DONE = "# YOUR CODE HERE\nraise NotImplementedError()"
 def reference_answers(solutions=None):
     """{notebook_id: {grade_id: reference answer source (solution markers removed)}}."""
     answers = {}
-    for notebook_id, spec in course.assignment_spec(solutions or course.SOLUTIONS).items():
-        answers[notebook_id] = {cell.grade_id: strip_markers(cell.source) for cell in spec.answers}
+    for notebook_id, notebook in course.read_assignment(solutions).items():
+        answers[notebook_id] = {cell.grade_id: strip_markers(cell.source) for cell in notebook.answers}
     return answers
 
 
@@ -38,30 +40,30 @@ def replace(source, old, new, count=1):
     return source.replace(old, new, count)
 
 
-RELEASE_DIR = course.RELEASE / course.ASSIGNMENT  # the student notebooks submissions start from
-
-
-def release_notebook(notebook_id):
-    path = Path(RELEASE_DIR) / f"{notebook_id}.ipynb"
+def release_notebook(release, notebook_id):
+    """The student version of a notebook, from the release folder ``release``."""
+    path = Path(release) / f"{notebook_id}.ipynb"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run `python -m grader generate` first.")
     return nbformat.read(str(path), as_version=4)
 
 
 def cell_with_id(notebook, grade_id):
-    for cell in notebook.cells:
-        if course.nbgrader_metadata(cell).get("grade_id") == grade_id:
-            return cell
-    raise KeyError(grade_id)
+    cell = course.cells_by_grade_id(notebook.cells).get(grade_id)
+    if cell is None:
+        raise KeyError(grade_id)
+    return cell
 
 
-def write_submission(folder, student_id, answers, edits=None, notebooks=None, raw=None):
-    """Write ``folder/<student_id>/gan/<nb>.ipynb`` for each notebook.
+def write_submission(folder, student_id, answers, edits=None, notebooks=None, raw=None, release=None):
+    """Write ``folder/<student_id>/gan/<nb>.ipynb`` for each notebook, starting from the student
+    notebooks in ``release`` (default: the committed ones, ``notebooks/gan``).
 
     answers: {notebook_id: {grade_id: source}} (an absent answer stays unfinished);
     edits: {notebook_id: function(notebook) -> notebook} for tampering and extra cells;
     notebooks: which notebooks to write (default: all); raw: {notebook_id: bytes} written as is.
     """
+    release = Path(release) if release else course.release_dir() / course.ASSIGNMENT
     target = Path(folder) / student_id / course.ASSIGNMENT
     target.mkdir(parents=True, exist_ok=True)
     for notebook_id in notebooks or sorted(answers):
@@ -69,7 +71,7 @@ def write_submission(folder, student_id, answers, edits=None, notebooks=None, ra
         if raw and notebook_id in raw:
             path.write_bytes(raw[notebook_id])
             continue
-        notebook = release_notebook(notebook_id)
+        notebook = release_notebook(release, notebook_id)
         for grade_id, source in answers.get(notebook_id, {}).items():
             cell_with_id(notebook, grade_id).source = source
         if edits and notebook_id in edits:
@@ -150,36 +152,38 @@ ALTERNATIVE_OPT = '''def model_opt(d_loss, g_loss, learning_rate, beta1=0.9):
 '''
 
 
-def demo_class(answers):
-    """[(student_id, what it shows, write(folder))] for the demo."""
+def demo_class(answers, release=None):
+    """[(student_id, what it shows, write(folder))] for the demo; submissions start from the
+    student notebooks in ``release`` (default: the committed ones)."""
+    write = functools.partial(write_submission, release=release)
     no_tanh = mutate(answers, "02_generator", "generator", "return tf.tanh(logits)", "return logits")
     return [
-        ("alice", "correct everything", lambda f: write_submission(f, "alice", answers)),
+        ("alice", "correct everything", lambda f: write(f, "alice", answers)),
         ("bob", "partly done: only the first two exercises",
-         lambda f: write_submission(f, "bob", {nb: answers[nb] for nb in ("01_model_inputs", "02_generator")},
+         lambda f: write(f, "bob", {nb: answers[nb] for nb in ("01_model_inputs", "02_generator")},
                                     notebooks=sorted(answers))),
-        ("carol", "classic mistake: generator without tanh", lambda f: write_submission(f, "carol", no_tanh)),
+        ("carol", "classic mistake: generator without tanh", lambda f: write(f, "carol", no_tanh)),
         ("dave", "classic mistake: no label smoothing",
-         lambda f: write_submission(f, "dave", mutate(answers, "04_losses", "model_loss", "* (1 - smooth)", ""))),
+         lambda f: write(f, "dave", mutate(answers, "04_losses", "model_loss", "* (1 - smooth)", ""))),
         ("erin", "classic mistake: optimizers over all variables",
-         lambda f: write_submission(f, "erin", mutate(mutate(
+         lambda f: write(f, "erin", mutate(mutate(
              answers, "05_optimizers", "model_opt", "minimize(d_loss, var_list=d_vars)", "minimize(d_loss)"),
              "05_optimizers", "model_opt", "minimize(g_loss, var_list=g_vars)", "minimize(g_loss)"))),
         ("frank", "classic mistake: discriminator returns (logits, sigmoid) swapped",
-         lambda f: write_submission(f, "frank", mutate(
+         lambda f: write(f, "frank", mutate(
              answers, "03_discriminator", "discriminator", "return tf.sigmoid(logits), logits",
              "return logits, tf.sigmoid(logits)"))),
         ("grace", "tampering: edits the range test, fakes 'passed' outputs (generator without tanh)",
-         lambda f: write_submission(f, "grace", no_tanh, edits={"02_generator": lambda nb: fake_pass_output(
+         lambda f: write(f, "grace", no_tanh, edits={"02_generator": lambda nb: fake_pass_output(
              edit_cell(nb, "test_generator_range", "print('All tests passed!')"), "test_generator_range")})),
         ("heidi", "tampering: monkeypatches the checks and NumPy (generator without tanh)",
-         lambda f: write_submission(f, "heidi", no_tanh, edits={
+         lambda f: write(f, "heidi", no_tanh, edits={
              "02_generator": lambda nb: add_cell(nb, PATCH_CHECKS, "generator"),
              "04_losses": lambda nb: add_cell(nb, PATCH_NUMPY, "model_loss")})),
         ("ivan", "correct, but prints and warns a lot",
-         lambda f: write_submission(f, "ivan", {**answers, "02_generator": {"generator": NOISY_GENERATOR}})),
+         lambda f: write(f, "ivan", {**answers, "02_generator": {"generator": NOISY_GENERATOR}})),
         ("judy", "correct, accepted alternatives (tf.nn.leaky_relu, get_collection)",
-         lambda f: write_submission(f, "judy", {**answers, "02_generator": {"generator": ALTERNATIVE_GENERATOR},
+         lambda f: write(f, "judy", {**answers, "02_generator": {"generator": ALTERNATIVE_GENERATOR},
                                                 "05_optimizers": {"model_opt": ALTERNATIVE_OPT}})),
     ]
 
@@ -187,31 +191,25 @@ def demo_class(answers):
 def build_class(folder, answers=None):
     """Write the demo class under ``folder``, starting from a fresh student version of
     solutions/ (generated in a scratch folder: the repository's notebooks/ is not touched)."""
-    global RELEASE_DIR
     folder = Path(folder)
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    saved = RELEASE_DIR
     with tempfile.TemporaryDirectory(prefix="gan-demo-release-") as scratch:
-        course.generate_student_version(release_root=scratch)
-        RELEASE_DIR = Path(scratch) / course.ASSIGNMENT
-        try:
-            students = demo_class(answers or reference_answers())
-            for _, _, write in students:
-                write(folder)
-        finally:
-            RELEASE_DIR = saved
+        nbgrader_bridge.generate_student_version(release_root=scratch)
+        students = demo_class(answers or reference_answers(), release=Path(scratch) / course.ASSIGNMENT)
+        for _, _, write in students:
+            write(folder)
     return [(student_id, description) for student_id, description, _ in students]
 
 
 def main(workers=None, timeout=60, folder="demo"):
-    from grader import grading_gradebook as gradebooks
-    from grader.autograde import autograde, summary_text
+    from grader.grading import gradebook as gradebooks
+    from grader.grading.batch import autograde, summary_text
 
     folder = Path(folder).resolve()
     submitted, out = folder / "submitted", folder / "out"
-    print(f"Generating the student version of {course.SOLUTIONS / course.ASSIGNMENT}/ and a demo class...")
+    print(f"Generating the student version of {course.solutions_dir() / course.ASSIGNMENT}/ and a demo class...")
     students = build_class(submitted)
     print(f"Built a demo class of {len(students)} in {submitted}/:")
     for student_id, description in students:

@@ -4,13 +4,13 @@ Importing TensorFlow takes seconds of CPU and happens in every notebook's first 
 dominates grading time. A per-worker *zygote* imports ipykernel, NumPy, TensorFlow (through
 ``grader.tf1``) and ``grader.checks`` once, without creating any thread, socket or event
 loop, then forks one kernel per notebook. The forked kernel is an ordinary ipykernel: the
-same modules, the same sandbox (``grader.sandbox.enter``: own uid, hidden paths, limits),
+same modules, the same sandbox (``sandbox.enter``: own uid, hidden paths, limits),
 the notebook's own working folder and environment. Only the import is shared; nothing a
 student's code does can reach the zygote or another kernel, and each fork starts from the
 zygote's state, which never ran student code.
 
 jupyter_client still sees a normal kernel process: the kernelspec's launcher
-(``python -m grader.sandbox kernel ...``) asks the zygote for a fork, forwards interrupts
+(grader.grading.isolation.launcher) asks the zygote for a fork, forwards interrupts
 and termination to it, and exits with its status; if the launcher is killed, the zygote
 kills the kernel. If the zygote is not available, the launcher starts a cold kernel instead.
 """
@@ -21,10 +21,15 @@ import signal
 import socket
 import sys
 
+from grader.grading.isolation import sandbox
+from grader.quiet import redirect_fds
+
+MODULE = "grader.grading.isolation.warmkernel"  # what the zygote runs with python -m
+
 
 def preload():
     """Everything a notebook's first cell imports, imported here once (no threads started)."""
-    from grader.cleanroom import import_trusted_modules
+    from grader.grading.isolation.preload import import_trusted_modules
     from grader.quiet import quiet
 
     import_trusted_modules()  # NumPy, grader.tf1 (TensorFlow), grader.checks, TF's lazy attributes
@@ -35,8 +40,6 @@ def preload():
 
 def start_kernel(request, listener, clients):
     """In the forked child: become the sandboxed kernel described by ``request``."""
-    from grader import sandbox
-
     listener.close()
     for client in clients:
         client.close()
@@ -49,12 +52,10 @@ def start_kernel(request, listener, clients):
     os.environ.update(request["env"])
     # TensorFlow reads these lazily, e.g. tf.layers checks TF_USE_LEGACY_KERAS on first use.
     os.environ.update({k: v for k, v in zygote_env.items() if k.startswith("TF_")})
-    sandbox.enter(request["spec"])
+    sandbox.enter(request["policy"])
     os.chdir(request["cwd"])
     sys.path[0] = request["cwd"]  # like `python -m ipykernel_launcher` started in that folder
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
+    redirect_fds([0, 1, 2])
     sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]
     from ipykernel import kernelapp
 
@@ -88,19 +89,11 @@ def serve(socket_path):
                 client.sendall(json.dumps({"pid": pid}).encode() + b"\n")
                 kernels[client] = pid
             elif not ready.recv(1024):  # the launcher is gone: so is its kernel
-                kill(kernels.pop(ready))
+                sandbox.kill_process_group(kernels.pop(ready))
                 ready.close()
         reap(kernels)
     for pid in kernels.values():
-        kill(pid)
-
-
-def kill(pid):
-    for target in (-pid, pid):
-        try:
-            os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        sandbox.kill_process_group(pid)
 
 
 def reap(kernels):
@@ -167,7 +160,7 @@ class Zygote:
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
         self.log_path = log_path
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.grading_warmkernel", "serve", self.socket_path],
+            [sys.executable, "-m", MODULE, "serve", self.socket_path],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
 
     def wait_ready(self):
@@ -191,4 +184,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve":
         serve(sys.argv[2])
     else:
-        sys.exit("usage: python -m grader.grading_warmkernel serve SOCKET_PATH")
+        sys.exit(f"usage: python -m {MODULE} serve SOCKET_PATH")

@@ -9,36 +9,41 @@
 """
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
+from grader import course
+from grader.quiet import redirected_fds
+
 
 def cmd_generate(args):
-    from grader import grading_course as course
+    from grader.grading import nbgrader_bridge
 
-    written = course.generate_student_version(args.assignment)
-    print(f"Wrote {len(written)} student notebook(s) to {course.RELEASE / args.assignment}/ from "
-          f"{course.SOLUTIONS / args.assignment}/:")
+    written = nbgrader_bridge.generate_student_version(args.assignment)
+    print(f"Wrote {len(written)} student notebook(s) to {course.release_dir() / args.assignment}/ from "
+          f"{course.solutions_dir() / args.assignment}/:")
     for path in written:
-        print(f"  {path.relative_to(course.REPO)}")
+        print(f"  {path.relative_to(course.course_root())}")
     return 0
 
 
 def cmd_validate(args):
     from nbgrader.validator import Validator
 
-    from grader import grading_course as course
+    from grader.grading import nbgrader_bridge
 
     path = Path(args.notebook)
     if not path.is_file():
         print(f"{path}: no such notebook. Give the path of the .ipynb file you want to submit.")
         return 2
-    config = course.load_config()
+    config = nbgrader_bridge.load_config()
     if args.timeout:
         config.Execute.timeout = args.timeout
     print(f"Running {path} from top to bottom, as the grader will (this takes a moment)...")
+    sys.stderr.flush()
     try:
-        with kernel_chatter_hidden():
+        with redirected_fds([2]):  # the kernel's start-up warnings
             results = Validator(config=config).validate(str(path))
     except Exception as error:
         print(f"Could not run {path}: {type(error).__name__}: {error}\n"
@@ -75,30 +80,13 @@ def indent(text, prefix="    "):
 
 def last_lines(text, count):
     """The error itself (from its 'SomeError: ...' line on), else the traceback's last lines."""
-    import re
-
     lines = re.sub(r"\x1b\[[0-9;]*m", "", text or "").strip().splitlines()
     starts = [i for i, line in enumerate(lines) if re.match(r"^[A-Za-z_][\w.]*: ", line)]
     return "\n".join(lines[starts[-1]:] if starts else lines[-count:])
 
 
-class kernel_chatter_hidden:
-    """Silence file descriptor 2 (the kernel's start-up warnings) while a notebook runs."""
-
-    def __enter__(self):
-        sys.stderr.flush()
-        self.saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-
-    def __exit__(self, *exc):
-        os.dup2(self.saved, 2)
-        os.close(self.saved)
-
-
 def cmd_autograde(args):
-    from grader.autograde import autograde, exit_status, summary_text
+    from grader.grading.batch import autograde, exit_status, summary_text
 
     try:
         report = autograde(args.submitted, args.out, workers=args.workers, timeout=args.timeout,
@@ -114,7 +102,7 @@ def cmd_autograde(args):
 
 
 def cmd_export(args):
-    from grader import grading_gradebook as gradebooks
+    from grader.grading import gradebook as gradebooks
 
     database = Path(args.out) / "gradebook.db"
     if not database.exists():
@@ -132,7 +120,7 @@ def cmd_export(args):
 
 
 def cmd_merge(args):
-    from grader.autograde import merge_shards
+    from grader.grading.batch import merge_shards
 
     try:
         count = merge_shards(args.shards, args.out)
@@ -145,7 +133,7 @@ def cmd_merge(args):
 
 
 def cmd_demo(args):
-    from grader import demo
+    from grader.grading import demo
 
     return demo.main(workers=args.workers, timeout=args.timeout, folder=args.folder)
 
@@ -201,4 +189,8 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return args.run(args)
+    try:
+        return args.run(args)
+    except course.CourseFolderNotFound as error:
+        print(error)
+        return 2

@@ -1,0 +1,113 @@
+"""Typed records that travel through a grading run: settings, jobs, scores and results.
+
+The batch (grader.grading.batch) builds :class:`GradingSettings` and one :class:`StudentJob`
+per student folder; a worker (grader.grading.worker) returns a :class:`StudentResult`;
+``grades.csv``, the gradebook (grader.grading.gradebook) and ``report.json`` are all
+written from these records, and nothing else builds them.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from grader.course import SourceNotebook
+
+
+@dataclass(frozen=True)
+class StudentJob:
+    """One student folder to grade: ``source`` is ``SUBMITTED/<student_id>/<assignment_id>``."""
+
+    student_id: str
+    assignment_id: str
+    source: str
+    index: int  # position in the batch: names the student's private working folder
+    uid: int | None = None  # the uid the student's code runs under (root only)
+
+
+@dataclass(frozen=True)
+class CourseTemplate:
+    """What nbgrader generate_assignment made once per batch: the gradebook describing every
+    cell, and the release (student) version of the notebooks."""
+
+    gradebook: str
+    release: str
+
+
+@dataclass
+class GradingSettings:
+    """Everything a grading worker needs to know, fixed for the whole batch."""
+
+    work_root: str
+    timeout: int  # seconds per cell
+    notebook_limit: int  # seconds per notebook, and for its clean-room re-check
+    memory_mb: int
+    assignment: dict[str, SourceNotebook]  # the source notebooks, by notebook id
+    uid_base: int
+    hide: list[str]  # folders the student's code must not see
+    warm_kernels: bool = True
+    skip_ungraded: bool = False
+
+
+@dataclass
+class TestScore:
+    """A graded test cell's score; ``reason`` says why it is below ``max_score``."""
+
+    score: float
+    max_score: float
+    reason: str | None = None
+    nbgrader: float | None = None  # nbgrader's own auto score for the cell (None: not run)
+    cleanroom: str | None = None  # the clean room's verdict: "passed", "failed" or None (not run)
+
+
+@dataclass
+class NotebookResult:
+    """One notebook of one student."""
+
+    status: str = "graded"  # graded, missing, unreadable, crashed or internal error
+    problems: list[str] = field(default_factory=list)
+    tests: dict[str, TestScore] = field(default_factory=dict)  # by grade_id
+    comments: dict[str, str] = field(default_factory=dict)  # nbgrader's answer-cell comments, by grade_id
+    flags: list[str] = field(default_factory=list)  # code worth a human look (moved to the student)
+    autograded: str | None = None  # the executed notebook, once published
+    feedback: str | None = None  # the feedback page, once published
+
+    def zero_tests(self, notebook: SourceNotebook, reason: str) -> None:
+        """Score every test of ``notebook`` 0, for ``reason``."""
+        for test in notebook.tests:
+            self.tests[test.grade_id] = TestScore(0.0, test.points, reason)
+
+
+@dataclass
+class StudentResult:
+    """One student's grades for one assignment, as the worker returns it."""
+
+    student_id: str
+    assignment_id: str
+    timestamp: str | None = None
+    notebooks: dict[str, NotebookResult] = field(default_factory=dict)  # by notebook id
+    flags: list[str] = field(default_factory=list)
+    isolation_note: str | None = None  # why student code ran with less isolation, if it did
+    seconds: float | None = None
+    internal_error: str | None = None  # a traceback when the grader itself failed
+
+    @classmethod
+    def failed(cls, job: StudentJob, reason: str, assignment: dict[str, SourceNotebook]) -> StudentResult:
+        """A row of zeros for a student the grader itself could not handle."""
+        notebooks = {}
+        for notebook_id, notebook in assignment.items():
+            notebooks[notebook_id] = NotebookResult(status="internal error", problems=[reason])
+            notebooks[notebook_id].zero_tests(notebook, reason)
+        return cls(job.student_id, job.assignment_id, notebooks=notebooks)
+
+    def totals(self) -> tuple[float, float]:
+        """(score, max_score) over every test of every notebook."""
+        tests = [test for result in self.notebooks.values() for test in result.tests.values()]
+        return sum(test.score for test in tests), sum(test.max_score for test in tests)
+
+    def problem_count(self) -> int:
+        return sum(len(result.problems) for result in self.notebooks.values())
+
+
+def to_json(data) -> str:
+    """Records (dataclasses, also nested in dicts and lists) as stable, indented JSON."""
+    return json.dumps(data, indent=1, sort_keys=True, default=asdict)

@@ -1,0 +1,188 @@
+"""The package's shape: no import cycles, the notebooks' side apart from the engine, light
+engine imports, no reach into another module's privates, and a package that works installed."""
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import grader
+
+PACKAGE = Path(grader.__file__).resolve().parent
+ENGINE = "grader.grading"
+ENTRY_POINT = "grader.__main__"  # `python -m grader` runs the engine's command line
+
+
+def module_name(path):
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+PACKAGES = {name for name, path in MODULES.items() if path.name == "__init__.py"}
+
+
+def imported_modules(name, tree):
+    """[(imported grader module, alias or None, line)] for every import in the module, top-level or not."""
+    found = []
+    package = name if name in PACKAGES else name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "grader":
+                    found.append((alias.name, alias.asname, node.lineno))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}".rstrip(".")
+            if base.split(".")[0] != "grader":
+                continue
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                if submodule in MODULES:  # `from grader.grading import batch`
+                    found.append((submodule, alias.asname or alias.name, node.lineno))
+                else:  # `from grader.course import COURSE_ID`
+                    found.append((base, None, node.lineno))
+    return found
+
+
+def import_graph():
+    graph = {}
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text(), str(path))
+        graph[name] = {target: line for target, _, line in imported_modules(name, tree) if target != name}
+    return graph
+
+
+def find_cycle(graph):
+    """One import cycle as [a, b, ..., a], or None."""
+    state = {}
+
+    def visit(node, trail):
+        state[node] = "open"
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == "open":
+                return trail[trail.index(target):] + [target]
+            if target not in state:
+                cycle = visit(target, trail + [target])
+                if cycle:
+                    return cycle
+        state[node] = "done"
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            cycle = visit(start, [start])
+            if cycle:
+                return cycle
+    return None
+
+
+def test_the_import_graph_sees_imports_inside_functions():
+    graph = import_graph()
+    assert "grader.tf1" in graph["grader.exercises"], "exercises imports tf1 inside load_functions()"
+    assert find_cycle({"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1}}) == ["a", "b", "c", "a"]
+
+
+def test_no_import_cycles_counting_imports_inside_functions():
+    graph = import_graph()
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(
+        f"{a} (line {graph[a][b]})" for a, b in zip(cycle, cycle[1:])) + f" -> {cycle[-1]}"
+
+
+def test_what_notebooks_import_never_imports_the_engine():
+    reach = [f"{name} imports {target} (line {line})"
+             for name, targets in import_graph().items() if not name.startswith((ENGINE, ENTRY_POINT))
+             for target, line in targets.items() if target.startswith(ENGINE)]
+    assert not reach, "the student side must not depend on the instructor's engine:\n" + "\n".join(reach)
+
+
+def test_no_module_touches_another_modules_private_names():
+    found = []
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text(), str(path))
+        aliases = {alias or target.rpartition(".")[2] for target, alias, _ in imported_modules(name, tree)
+                   if target in MODULES and alias}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                found.append(f"{name} line {node.lineno}: {node.value.id}.{node.attr}")
+    assert not found, "reaching into another module's private state:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("module", [
+    "grader.grading.cli", "grader.grading.batch", "grader.grading.isolation.sandbox",
+    "grader.grading.isolation.launcher", "grader.grading.worker", "grader.course", "grader",
+])
+def test_engine_modules_import_without_tensorflow(module):
+    code = f"import sys, {module}; heavy = [m for m in ('tensorflow', 'tf_keras', 'keras') if m in sys.modules]; print(heavy)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", f"importing {module} imports {result.stdout.strip()}"
+
+
+# ------------------------------------------------------------------ installed without -e
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The package installed the way `pip install .` does, into a folder outside any checkout."""
+    root = tmp_path_factory.mktemp("install")
+    source = root / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PACKAGE.parent / name, source / name)
+    shutil.copytree(PACKAGE, source / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    target = root / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(source)], check=True, capture_output=True, text=True)
+    return target
+
+
+def run_installed(installed, code, **env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GAN_COURSE_")}
+    clean.update(PYTHONPATH=str(installed), **env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean, cwd=installed)
+
+
+@pytest.mark.slow
+def test_the_installed_package_holds_every_module(installed):
+    present = {module_name(PACKAGE / path.relative_to(installed / "grader"))
+               for path in (installed / "grader").rglob("*.py")}
+    assert present == set(MODULES)
+
+
+@pytest.mark.slow
+def test_installed_without_a_checkout_the_missing_data_is_named(installed, tmp_path):
+    code = ("from grader import course\nassert course.find_course_root() is None\n"
+            "from grader.data import load_raw\nload_raw('test')\n")
+    result = run_installed(installed, code, XDG_CACHE_HOME=str(tmp_path))
+    assert result.returncode != 0
+    assert "CourseFolderNotFound" in result.stderr and "GAN_COURSE_MNIST" in result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_installed_without_a_checkout_data_and_cache_come_from_the_environment(installed, tmp_path):
+    code = ("from grader import course\nfrom grader.data import load_raw\n"
+            "images, labels = load_raw('test')\nprint(len(images), course.cache_dir())\n")
+    result = run_installed(installed, code, GAN_COURSE_MNIST=str(PACKAGE.parent / "data" / "mnist"),
+                           XDG_CACHE_HOME=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["10000", str(tmp_path / "gan-course")]
+
+
+@pytest.mark.slow
+def test_installed_without_a_checkout_the_command_line_says_what_to_set(installed):
+    result = run_installed(installed, "import sys\nfrom grader.grading.cli import main\nsys.exit(main(['generate']))")
+    assert result.returncode == 2 and "GAN_COURSE_ROOT" in result.stdout and "Traceback" not in result.stderr, (
+        result.stdout + result.stderr)
+
+
+@pytest.mark.slow
+def test_installed_with_gan_course_root_finds_the_course(installed):
+    code = "from grader import course\nprint(course.solutions_dir())\nprint(len(course.read_assignment()))"
+    result = run_installed(installed, code, GAN_COURSE_ROOT=str(PACKAGE.parent))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[0] == str(PACKAGE.parent / "solutions") and int(result.stdout.split()[1]) >= 6
