@@ -400,7 +400,7 @@ def label_smoothing():
     targets = [1.0, 1.0 - smooth, 0.0]
     colors = ["#A8D5B5", REAL, FAKE]
     bars = left.bar(names, targets, color=colors, width=0.6)
-    for bar, value in zip(bars, targets):
+    for bar, value in zip(bars, targets, strict=True):
         left.text(bar.get_x() + bar.get_width() / 2, value + 0.03, f"{value:g}", ha="center",
                   va="bottom", fontsize=14, fontweight="bold")
     left.set_ylim(0, 1.2)

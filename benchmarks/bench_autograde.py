@@ -1,6 +1,6 @@
 """Seconds per student: `python -m grader autograde` against plain serial `nbgrader autograde`.
 
-    python benchmarks/bench_autograde.py [--students 6] [--workers N] [--keep DIR]
+    .venv/bin/python benchmarks/bench_autograde.py [--students 6] [--workers N] [--keep DIR]
 
 Both grade the same synthetic batch (the demo class's submissions, cycled) and both end with
 HTML feedback, since ours writes it too:
@@ -23,11 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from grader import course
+from grader.grading import demo
 
-from grader import demo  # noqa: E402
-from grader import grading_course as course  # noqa: E402
+REPO = course.course_root()
 
 BIN = Path(sys.executable).parent
 
@@ -57,7 +56,7 @@ def baseline(folder, submitted):
     root = Path(folder) / "nbgrader-course"
     root.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", root)
-    shutil.copytree(course.SOLUTIONS, root / "solutions")
+    shutil.copytree(course.solutions_dir(), root / "solutions")
     shutil.copytree(submitted, root / "submitted")
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     nbgrader = [str(BIN / "nbgrader")]
@@ -107,10 +106,11 @@ def main():
     n = args.students
     print()
     print(f"{'':34}{'s/student':>10}{'students/min':>14}{'total s':>10}")
-    print(f"{'nbgrader autograde (serial)':34}{base_seconds / n:>10.1f}{60 * n / base_seconds:>14.2f}{base_seconds:>10.0f}")
-    print(f"{'python -m grader autograde':34}{our_seconds / n:>10.1f}{60 * n / our_seconds:>14.2f}{our_seconds:>10.0f}")
+    for label, seconds in (("nbgrader autograde (serial)", base_seconds), ("python -m grader autograde", our_seconds)):
+        print(f"{label:34}{seconds / n:>10.1f}{60 * n / seconds:>14.2f}{seconds:>10.0f}")
     print(f"speed-up: {base_seconds / our_seconds:.2f}x")
-    differ = {s: (base_totals.get(s), our_totals.get(s)) for s in base_totals if base_totals.get(s) != our_totals.get(s)}
+    differ = {s: (base_totals.get(s), our_totals.get(s))
+              for s in base_totals if base_totals.get(s) != our_totals.get(s)}
     print("totals per student agree" if not differ else
           f"totals differ (nbgrader, ours) - expected for tampering students: {differ}")
 

@@ -21,19 +21,15 @@ folder of completed exercise notebooks.
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from grader.tf1 import tf  # noqa: E402  (first: sets up the TF1 API)
-from grader.evaluate import GOALS, load_evaluator  # noqa: E402
-from grader.exercises import SOLUTIONS_DIR, load_functions  # noqa: E402
-from grader.quiet import quiet  # noqa: E402
-from grader.train import build_gan, latent, make_params, session_config, train_gan, training_images  # noqa: E402
+from grader.evaluate import GOALS, load_evaluator
+from grader.exercises import load_functions, reference_folder
+from grader.quiet import quiet
+from grader.tf1 import tf  # the TF1 API
+from grader.train import build_gan, latent, make_params, session_config, train_gan, training_images
 
 
 def course_steps(session, gan, images, rng, params, steps):
@@ -61,7 +57,8 @@ def classic_steps(session, gan, images, rng, params, steps):
             gan["input_real"]: shuffled[j * bs : (j + 1) * bs], gan["input_z"]: batch_z,
             gan["learning_rate"]: params["learning_rate"],
         })
-        session.run(gan["g_train_opt"], feed_dict={gan["input_z"]: batch_z, gan["learning_rate"]: params["learning_rate"]})
+        session.run(gan["g_train_opt"],
+                    feed_dict={gan["input_z"]: batch_z, gan["learning_rate"]: params["learning_rate"]})
 
 
 def measure_speed(fns, images, preset, steps, repeats):
@@ -123,7 +120,7 @@ def first_crossing(trace, passed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--functions", default=str(SOLUTIONS_DIR), help="folder of the five exercise notebooks")
+    parser.add_argument("--functions", default=str(reference_folder()), help="folder of the five exercise notebooks")
     parser.add_argument("--steps", type=int, default=300, help="steps per timing burst (part a)")
     parser.add_argument("--repeats", type=int, default=5, help="timing bursts per loop (part a)")
     parser.add_argument("--speed-only", action="store_true", help="skip part (b)")
@@ -140,7 +137,8 @@ def main():
     for preset in ("classic", "default"):
         rates, params = measure_speed(fns, images, preset, args.steps, args.repeats)
         arch = f"G {params['g_hidden']} / D {params['d_hidden']}, batch {params['batch_size']}"
-        extras = [name for name, on in (("weight averaging", params["ema_decay"]), ("R1 penalty", params["r1_gamma"])) if on]
+        extras = [name for name, on in (("weight averaging", params["ema_decay"]), ("R1 penalty", params["r1_gamma"]))
+                  if on]
         rows.append((preset, arch, rates, " + ".join(extras) or "none"))
     print("| architecture (preset) | classic loop, steps/s | course loop, steps/s | speed-up | "
           "course loop, one op at a time, steps/s | course loop with the preset's extras, steps/s (extras) |")
@@ -181,7 +179,8 @@ def main():
     for preset, trace in (("default", default_trace), ("classic", classic_trace)):
         seconds, epoch, s = trace[-1]
         print(f"| final, {preset} ({epoch} epochs, {seconds:.0f} s) | FD {s['frechet_distance']:.1f}, confident "
-              f"{s['confident_fraction']:.1%}, rarest digit {s['digit_shares'].min():.1%}, score {s['classifier_score']:.2f} | |")
+              f"{s['confident_fraction']:.1%}, rarest digit {s['digit_shares'].min():.1%}, "
+              f"score {s['classifier_score']:.2f} | |")
     print(f"\nload average after the run: {os.getloadavg()[0]:.2f}")
 
 

@@ -15,18 +15,14 @@ exercise notebooks. Give the machine to one sweep at a time: the budget is wall 
 """
 import argparse
 import ast
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from grader.tf1 import tf  # noqa: E402,F401  (first: sets up the TF1 API)
-from grader.evaluate import load_evaluator  # noqa: E402
-from grader.exercises import SOLUTIONS_DIR, load_functions  # noqa: E402
-from grader.quiet import quiet  # noqa: E402
-from grader.train import latent, make_params, train_gan  # noqa: E402
+from grader.evaluate import load_evaluator
+from grader.exercises import load_functions, reference_folder
+from grader.quiet import quiet
+from grader.tf1 import tf  # noqa: F401  (sets up the TF1 API)
+from grader.train import latent, make_params, train_gan
 
 
 def parse_run(text):
@@ -50,8 +46,8 @@ def sweep_one(fns, evaluator, text, budget):
     def score(epoch, draw, seconds):
         s = evaluator.scores(draw(z))
         trace.append((epoch, seconds, s))
-        print(f"  epoch {epoch:3d}  {seconds:6.1f} s  FD {s['frechet_distance']:7.2f}  confident {s['confident_fraction']:.3f}  "
-              f"rarest digit {s['digit_shares'].min():.3f}", flush=True)
+        print(f"  epoch {epoch:3d}  {seconds:6.1f} s  FD {s['frechet_distance']:7.2f}  "
+              f"confident {s['confident_fraction']:.3f}  rarest digit {s['digit_shares'].min():.3f}", flush=True)
         return seconds >= budget
 
     print(f"run: {text}", flush=True)
@@ -63,7 +59,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="one run each: 'name=value ...' overrides")
     parser.add_argument("--budget", type=float, default=220, help="training seconds per run (default 220)")
-    parser.add_argument("--functions", default=str(SOLUTIONS_DIR), help="folder of the five exercise notebooks")
+    parser.add_argument("--functions", default=str(reference_folder()), help="folder of the five exercise notebooks")
     args = parser.parse_args()
     fns = load_functions(args.functions)
     with quiet():

@@ -23,8 +23,9 @@ What the numbers mean (for real MNIST they are the best a generator can hope for
   like an unambiguous digit.
 
 The cache lives in ``<cache>/evaluator``, where ``<cache>`` is ``$GAN_COURSE_CACHE`` if that
-variable is set, else the checkout's ``.cache`` (see :func:`grader.course.cache_dir`). It is checked on every load (format version and SHA-256 of the
-weights); a missing or damaged cache is retrained, never silently used.
+variable is set, else the checkout's ``.cache`` (see :func:`grader.course.cache_dir`). It is
+checked on every load (format version and SHA-256 of the weights); a missing or damaged cache is
+retrained, never silently used.
 """
 import hashlib
 import json
@@ -230,7 +231,9 @@ class Evaluator:
         self._real_scores = {}
         cached_real = info.get("real_mnist")
         if cached_real:  # computed when the classifier was trained: saves a pass over 10,000 images
-            self._real_scores[cached_real["n"]] = dict(cached_real, digit_shares=np.asarray(cached_real["digit_shares"]))
+            self._real_scores[cached_real["n"]] = dict(
+                cached_real, digit_shares=np.asarray(cached_real["digit_shares"])
+            )
 
     def close(self):
         self.session.close()
@@ -291,11 +294,14 @@ def verdict(report, goals=None):
     fd_limit = goals["frechet_multiple"] * real["frechet_distance"]
     checks = [
         (generated["digit_shares"].min() >= goals["min_digit_share"],
-         f"every digit is at least {goals['min_digit_share']:.0%} of the samples (rarest: {generated['digit_shares'].min():.1%})"),
+         f"every digit is at least {goals['min_digit_share']:.0%} of the samples "
+         f"(rarest: {generated['digit_shares'].min():.1%})"),
         (generated["confident_fraction"] >= goals["confident_fraction"],
-         f"at least {goals['confident_fraction']:.0%} of the samples are confidently one digit ({generated['confident_fraction']:.1%})"),
+         f"at least {goals['confident_fraction']:.0%} of the samples are confidently one digit "
+         f"({generated['confident_fraction']:.1%})"),
         (generated["frechet_distance"] <= fd_limit,
-         f"Frechet distance at most {goals['frechet_multiple']:g} x real MNIST's = {fd_limit:.1f} ({generated['frechet_distance']:.1f})"),
+         f"Frechet distance at most {goals['frechet_multiple']:g} x real MNIST's = {fd_limit:.1f} "
+         f"({generated['frechet_distance']:.1f})"),
     ]
     return "\n".join(f"[{'x' if passed else ' '}] {text}" for passed, text in checks)
 
@@ -306,15 +312,20 @@ def format_report(generated, real, title="generated"):
     rows = [
         f"{'':34}{title:>{width}}  {'real MNIST':>11}",
         f"{'images scored':34}{generated['n']:>{width}}  {real['n']:>11}",
-        f"{'Frechet distance (lower=better)':34}{generated['frechet_distance']:>{width}.2f}  {real['frechet_distance']:>11.2f}",
-        f"{'classifier score (max 10)':34}{generated['classifier_score']:>{width}.2f}  {real['classifier_score']:>11.2f}",
-        f"{'confident (p >= 0.9)':34}{generated['confident_fraction']:>{width}.1%}  {real['confident_fraction']:>11.1%}",
-        f"{'rarest digit share':34}{generated['digit_shares'].min():>{width}.1%}  {real['digit_shares'].min():>11.1%}",
+        (f"{'Frechet distance (lower=better)':34}{generated['frechet_distance']:>{width}.2f}"
+         f"  {real['frechet_distance']:>11.2f}"),
+        (f"{'classifier score (max 10)':34}{generated['classifier_score']:>{width}.2f}"
+         f"  {real['classifier_score']:>11.2f}"),
+        (f"{'confident (p >= 0.9)':34}{generated['confident_fraction']:>{width}.1%}"
+         f"  {real['confident_fraction']:>11.1%}"),
+        (f"{'rarest digit share':34}{generated['digit_shares'].min():>{width}.1%}"
+         f"  {real['digit_shares'].min():>11.1%}"),
         "share of each digit:",
     ]
     for digit in range(DIGITS):
         rows.append(
-            f"{'  ' + str(digit):34}{generated['digit_shares'][digit]:>{width}.1%}  {real['digit_shares'][digit]:>11.1%}"
+            f"{'  ' + str(digit):34}{generated['digit_shares'][digit]:>{width}.1%}"
+            f"  {real['digit_shares'][digit]:>11.1%}"
         )
     return "\n".join(rows)
 
@@ -346,7 +357,8 @@ def read_cache(folder):
             weights = {name: archive[name] for name in archive.files}
     except (OSError, ValueError) as error:
         raise ValueError(f"{weights_path} cannot be read ({error})") from error
-    shapes = dict(weight_shapes(), test_mean=(ARCHITECTURE["feature_units"],), test_cov=(ARCHITECTURE["feature_units"],) * 2)
+    shapes = dict(weight_shapes(), test_mean=(ARCHITECTURE["feature_units"],),
+                  test_cov=(ARCHITECTURE["feature_units"],) * 2)
     for name, shape in shapes.items():
         if name not in weights or weights[name].shape != shape:
             found = weights[name].shape if name in weights else "missing"

@@ -41,7 +41,7 @@ def as_square(images):
 
 def show_digits(axes, images):
     """Draw images into a 2-D array of axes, white digits on black, blank axes where none left."""
-    for ax, index in zip(axes.flat, range(axes.size)):
+    for ax, index in zip(axes.flat, range(axes.size), strict=True):
         ax.set_axis_off()
         if index < len(images):
             ax.imshow(images[index], cmap="gray", vmin=-1, vmax=1)

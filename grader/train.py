@@ -112,10 +112,14 @@ def check_params(params):
         if not 0 <= params[name] <= 1 or (name in OPEN_AT_ONE and params[name] == 1):
             raise ValueError(f"{name} must be in [0, 1{upper}, got {params[name]}.")
     if not 0 <= params["r1_gamma"] <= 100:
-        raise ValueError(f"r1_gamma must be in [0, 100], got {params['r1_gamma']} (0 turns the gradient penalty off; 1 to 10 is usual).")
+        raise ValueError(
+            f"r1_gamma must be in [0, 100], got {params['r1_gamma']} "
+            "(0 turns the gradient penalty off; 1 to 10 is usual)."
+        )
     if not 0 < params["learning_rate"] < 1:
         raise ValueError(
-            f"learning_rate must be in (0, 1), got {params['learning_rate']} (Adam on this GAN works with about 1e-4 to 5e-3)."
+            f"learning_rate must be in (0, 1), got {params['learning_rate']} "
+            "(Adam on this GAN works with about 1e-4 to 5e-3)."
         )
     if params["train_images"] is not None:
         params["train_images"] = int(params["train_images"])
@@ -173,7 +177,8 @@ def exercise_functions(use_reference_solutions, student_folder):
         return load_functions(folder)
     except ExerciseNotDone as problem:
         hint = "" if use_reference_solutions else (
-            "\nFinish that notebook (and run its checks), or set USE_REFERENCE_SOLUTIONS = True to train with the reference solutions."
+            "\nFinish that notebook (and run its checks), "
+            "or set USE_REFERENCE_SOLUTIONS = True to train with the reference solutions."
         )
         raise NotebookStop(f"Cannot build the GAN yet: {problem}{hint}") from None
 
@@ -188,9 +193,12 @@ def call_network(name, network, *args, n_units, **kwargs):
     except Exception as error:
         if not isinstance(n_units, list):
             raise
-        notebook, setting = {"generator": ("02_generator", "g_hidden"), "discriminator": ("03_discriminator", "d_hidden")}[name]
+        notebook, setting = {
+            "generator": ("02_generator", "g_hidden"), "discriminator": ("03_discriminator", "d_hidden"),
+        }[name]
         raise NotebookStop(
-            f"Your {name}() failed with n_units={n_units} ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}).\n"
+            f"Your {name}() failed with n_units={n_units} "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}).\n"
             f"The settings ask for {len(n_units)} hidden layers: finish the list part of {notebook} "
             f"(checks.{name}_hidden_layers), or set {setting} to a single number such as 512."
         ) from None
@@ -216,8 +224,12 @@ def build_gan(fns, params):
     with graph.as_default(), tf.variable_scope(tf.get_variable_scope(), use_resource=True):
         tf.set_random_seed(params["seed"])
         input_real, input_z = fns.model_inputs(IMAGE_SIZE, params["z_size"])
-        g_model = call_network("generator", fns.generator, input_z, IMAGE_SIZE, n_units=params["g_hidden"], alpha=params["alpha"])
-        d_out_real, d_logits_real = call_network("discriminator", fns.discriminator, input_real, n_units=params["d_hidden"], alpha=params["alpha"])
+        g_model = call_network(
+            "generator", fns.generator, input_z, IMAGE_SIZE, n_units=params["g_hidden"], alpha=params["alpha"]
+        )
+        d_out_real, d_logits_real = call_network(
+            "discriminator", fns.discriminator, input_real, n_units=params["d_hidden"], alpha=params["alpha"]
+        )
         d_out_fake, d_logits_fake = fns.discriminator(
             g_model, reuse=True, n_units=params["d_hidden"], alpha=params["alpha"]
         )
@@ -227,7 +239,9 @@ def build_gan(fns, params):
         d_train_opt, g_train_opt = call_model_opt(fns, d_objective, g_loss, learning_rate, params["beta1"])
         g_vars = generator_variables(tf)
         if not g_vars:
-            raise RuntimeError("generator() created no variables under the scope 'generator/'; check its variable_scope.")
+            raise RuntimeError(
+                "generator() created no variables under the scope 'generator/'; check its variable_scope."
+            )
         gan = {
             "graph": graph, "input_real": input_real, "input_z": input_z, "g_model": g_model, "g_sample": g_model,
             "learning_rate": learning_rate, "train_ops": [d_train_opt, g_train_opt],
@@ -282,7 +296,9 @@ def add_weight_averaging(fns, params, gan, g_vars):
         return average if average is not None else variable
 
     with tf.variable_scope(tf.get_variable_scope(), custom_getter=averaged):
-        g_sample = fns.generator(gan["input_z"], IMAGE_SIZE, n_units=params["g_hidden"], reuse=True, alpha=params["alpha"])
+        g_sample = fns.generator(
+            gan["input_z"], IMAGE_SIZE, n_units=params["g_hidden"], reuse=True, alpha=params["alpha"]
+        )
     if set(handed_out) != set(g_vars):  # e.g. a generator that does not use tf.get_variable / tf.layers
         print("Note: your generator's variables cannot be averaged (are they made with tf.get_variable "
               "or tf.layers?); training without weight averaging.")
@@ -312,7 +328,9 @@ def latent(rng, n, z_size):
 
 def generate(session, gan, z, batch_size=1000):
     """Generator output for latent vectors z, as (n, 28, 28) in [-1, 1]."""
-    parts = [session.run(gan["g_sample"], {gan["input_z"]: z[i : i + batch_size]}) for i in range(0, len(z), batch_size)]
+    parts = [
+        session.run(gan["g_sample"], {gan["input_z"]: z[i : i + batch_size]}) for i in range(0, len(z), batch_size)
+    ]
     return np.concatenate(parts).reshape(-1, 28, 28)
 
 
@@ -371,7 +389,9 @@ def train_gan(fns, params, output_dir, progress=True, on_epoch_end=None, write_o
             shuffled = images[data_rng.permutation(len(images))]
             for i in range(batches_per_epoch):
                 # linear decay from learning_rate to learning_rate * final_lr_fraction
-                rate = params["learning_rate"] * (1 - (1 - params["final_lr_fraction"]) * step / max(total_steps - 1, 1))
+                rate = params["learning_rate"] * (
+                    1 - (1 - params["final_lr_fraction"]) * step / max(total_steps - 1, 1)
+                )
                 feed = {
                     gan["input_real"]: shuffled[i * batch_size : (i + 1) * batch_size],
                     gan["input_z"]: latent(data_rng, batch_size, z_size),
@@ -431,7 +451,9 @@ def write_run(run, session, gan):
             writer.writerow([step + 1, step // batches_per_epoch + 1, *(f"{value:.6g}" for value in row)])
     np.save(output_dir / "samples.npy", run["samples"].astype(np.float32))
     np.save(output_dir / "epoch_samples.npy", run["epoch_samples"].astype(np.float32))
-    plots.save(plots.sample_grid(run["samples"][:64], title="New digits from the trained generator"), figures / "samples.png")
+    plots.save(
+        plots.sample_grid(run["samples"][:64], title="New digits from the trained generator"), figures / "samples.png"
+    )
     plots.save(plots.epoch_grid(run["epoch_samples"]), figures / "samples_per_epoch.png")
     plots.save(plots.loss_curves(run["history"], batches_per_epoch), figures / "losses.png")
 
@@ -464,7 +486,9 @@ class TrainedGenerator:
         self.graph = tf.Graph()
         with quiet(), self.graph.as_default():
             self.input_z = tf.placeholder(tf.float32, (None, self.params["z_size"]), name="input_z")
-            self.output = fns.generator(self.input_z, IMAGE_SIZE, n_units=self.params["g_hidden"], alpha=self.params["alpha"])
+            self.output = fns.generator(
+                self.input_z, IMAGE_SIZE, n_units=self.params["g_hidden"], alpha=self.params["alpha"]
+            )
             self.session = tf.Session(graph=self.graph, config=session_config())
             tf.train.Saver(var_list=generator_variables(tf)).restore(self.session, str(checkpoint))
 

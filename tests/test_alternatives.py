@@ -2,9 +2,8 @@
 import pytest
 
 from alternatives import ALTERNATIVES
-from notebook_tools import execute, failed_tests, notebook_with_answer, scores
-
 from grader import course
+from notebook_tools import execute, failed_tests, notebook_with_answer, scores
 
 
 def test_enough_alternatives():

@@ -1,9 +1,11 @@
 """Whatever a student's function does, a check fails with a readable AssertionError, never an internal error."""
+import ast
 import sys
 
 import pytest
 
 from grader import checks
+from grader.exercises import EXERCISES, graded_cells, reference_folder
 from grader.tf1 import tf
 
 
@@ -47,3 +49,14 @@ def test_check_fails_cleanly(check, student):
     with pytest.raises(AssertionError) as failure:
         getattr(checks, check)(student)
     assert str(failure.value).strip(), "the message must not be empty"
+
+
+def test_all_names_every_check_the_test_cells_call():
+    called = set()
+    for notebook in EXERCISES.values():
+        for _, source, _ in graded_cells(reference_folder() / notebook):
+            called.update(node.attr for node in ast.walk(ast.parse(source))
+                          if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "checks")
+    assert called == set(checks.ALL), f"called but not in ALL: {called - set(checks.ALL)}; " \
+        f"in ALL but never called: {set(checks.ALL) - called}"
+    assert all(callable(getattr(checks, name)) for name in checks.ALL)

@@ -14,7 +14,7 @@ from grader.data import MnistDataError, load_mnist
 def data_copy(tmp_path, monkeypatch):
     """A private copy of data/mnist that a test may damage; the loader is pointed at it."""
     folder = tmp_path / "mnist"
-    shutil.copytree(data.DATA_DIR, folder)
+    shutil.copytree(data.data_dir(), folder)
     monkeypatch.setenv("GAN_COURSE_MNIST", str(folder))
     data.load_raw.cache_clear()
     yield folder
@@ -40,7 +40,7 @@ def test_unknown_split():
 
 
 def test_attribution_ships_with_the_data():
-    readme = (data.DATA_DIR / "README.md").read_text()
+    readme = (data.data_dir() / "README.md").read_text()
     for name in ("LeCun", "Cortes", "Burges", "CC BY-SA 3.0"):
         assert name in readme
 

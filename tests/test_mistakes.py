@@ -14,7 +14,9 @@ def apply_edits(source, edits):
 
 def test_catalogue_is_large_and_covers_every_exercise():
     assert len(MISTAKES) >= 20
-    assert {function for _, function, _, _ in MISTAKES} == {"model_inputs", "generator", "discriminator", "model_loss", "model_opt"}
+    assert {function for _, function, _, _ in MISTAKES} == {
+        "model_inputs", "generator", "discriminator", "model_loss", "model_opt",
+    }
     assert len({name for name, *_ in MISTAKES}) == len(MISTAKES), "mistake names must be unique"
 
 

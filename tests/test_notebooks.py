@@ -52,7 +52,8 @@ def test_student_versions_are_a_fresh_generation(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     fresh_dir, committed_dir = tmp_path / "notebooks" / "gan", STUDENT_DIR
     fresh = sorted(p.name for p in fresh_dir.glob("*.ipynb"))
-    assert fresh == sorted(p.name for p in committed_dir.glob("*.ipynb")), "notebooks/gan has missing or extra notebooks"
+    committed = sorted(p.name for p in committed_dir.glob("*.ipynb"))
+    assert fresh == committed, "notebooks/gan has missing or extra notebooks"
     for name in fresh:
         assert json.loads((fresh_dir / name).read_text()) == json.loads((committed_dir / name).read_text()), (
             f"notebooks/gan/{name} differs from a fresh generation: run `python -m grader generate` and commit")
@@ -73,8 +74,9 @@ def test_test_cells_follow_the_house_style(name):
     assert cells, f"{name} has no graded test cell"
     for grade_id, source, points in cells:
         body = ast.parse(source).body
-        assert isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str), (
-            f"{name}:{grade_id} must open with a one-line docstring saying what it checks")
+        opening = body[0]
+        assert isinstance(opening, ast.Expr) and isinstance(opening.value, ast.Constant) and isinstance(
+            opening.value.value, str), f"{name}:{grade_id} must open with a one-line docstring saying what it checks"
         assert "\n" not in body[0].value.value
         for statement in body[1:]:
             assert isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call), (

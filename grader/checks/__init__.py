@@ -8,21 +8,30 @@ from grader.checks._common import CheckFailed
 from grader.checks.inputs import model_inputs_dimensions, model_inputs_types
 from grader.checks.losses import generator_loss_gradient, model_loss_scalars, model_loss_stability, model_loss_values
 from grader.checks.networks import (
-    discriminator_forward, discriminator_hidden_layers, discriminator_outputs, discriminator_probability_range,
-    discriminator_reuse, discriminator_variables, generator_forward, generator_hidden_layers, generator_output,
-    generator_output_range, generator_reuse, generator_variables,
+    discriminator_forward,
+    discriminator_hidden_layers,
+    discriminator_outputs,
+    discriminator_probability_range,
+    discriminator_reuse,
+    discriminator_variables,
+    generator_forward,
+    generator_hidden_layers,
+    generator_output,
+    generator_output_range,
+    generator_reuse,
+    generator_variables,
 )
 from grader.checks.optimizers import model_opt_adam_steps, model_opt_returns, model_opt_var_lists
 
-# Every check a test cell may call, by name, in the order the course teaches them.
-ALL = (
-    "model_inputs_types", "model_inputs_dimensions",
-    "generator_output", "generator_output_range", "generator_variables", "generator_reuse", "generator_forward",
-    "generator_hidden_layers",
-    "discriminator_outputs", "discriminator_probability_range", "discriminator_variables", "discriminator_reuse",
-    "discriminator_forward", "discriminator_hidden_layers",
-    "model_loss_scalars", "model_loss_values", "model_loss_stability", "generator_loss_gradient",
-    "model_opt_returns", "model_opt_var_lists", "model_opt_adam_steps",
-)
+# Every check a test cell may call, in the order the course teaches them (by name).
+ALL = tuple(check.__name__ for check in (
+    model_inputs_types, model_inputs_dimensions,
+    generator_output, generator_output_range, generator_variables, generator_reuse, generator_forward,
+    generator_hidden_layers,
+    discriminator_outputs, discriminator_probability_range, discriminator_variables, discriminator_reuse,
+    discriminator_forward, discriminator_hidden_layers,
+    model_loss_scalars, model_loss_values, model_loss_stability, generator_loss_gradient,
+    model_opt_returns, model_opt_var_lists, model_opt_adam_steps,
+))
 
 __all__ = ["CheckFailed", "ALL", *ALL]

@@ -75,7 +75,8 @@ def call_student(function, *args, **kwargs):
     except CheckFailed:
         raise
     except SystemExit:
-        fail(f"{name}({shown}) called sys.exit() (or exit()): a function should return its result, not end the program.")
+        fail(f"{name}({shown}) called sys.exit() (or exit()): "
+             "a function should return its result, not end the program.")
     except Exception as error:
         hint = _hint_for_error(error)
         fail(f"Calling {name}({shown}) raised {type(error).__name__}: {_first_line(error)}", hint=hint)
@@ -109,7 +110,7 @@ def check_tensor(value, name, shape, dtype=None):
     found = value.shape
     if found.rank is None or found.rank != len(shape):
         fail(f"{name} has the wrong rank.", expected=f"shape {_shape_str(shape)}", found=f"shape {found}")
-    for axis, (want, got) in enumerate(zip(shape, found.as_list())):
+    for axis, (want, got) in enumerate(zip(shape, found.as_list(), strict=True)):
         if want is None and got is not None:
             fail(
                 f"{name} has a fixed size {got} in axis {axis}.",
@@ -118,7 +119,8 @@ def check_tensor(value, name, shape, dtype=None):
                 hint="keep the batch dimension None so any number of examples can be fed.",
             )
         if want is not None and got != want:
-            fail(f"{name} has the wrong size in axis {axis}.", expected=f"shape {_shape_str(shape)}", found=f"shape {found}")
+            fail(f"{name} has the wrong size in axis {axis}.", expected=f"shape {_shape_str(shape)}",
+                 found=f"shape {found}")
     if dtype is not None and value.dtype.base_dtype != dtype:
         fail(f"{name} has the wrong dtype.", expected=dtype.name, found=value.dtype.name, hint="use tf.float32.")
 
@@ -173,7 +175,8 @@ def _hint_for_error(error):
         return ("with reuse=True the scope must already hold the variables: create them on the first "
                 "call inside the same tf.variable_scope name.")
     if "Incompatible shapes" in text or "must have the same shape" in text:
-        return "a labels tensor does not match its logits: build each from the logits it goes with (e.g. tf.ones_like(logits))."
+        return ("a labels tensor does not match its logits: build each from the logits it goes with "
+                "(e.g. tf.ones_like(logits)).")
     if "No variables to optimize" in text:
         return "var_list is empty: check the names you filter the variables by ('generator/', 'discriminator/')."
     if isinstance(error, NameError):

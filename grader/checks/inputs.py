@@ -21,7 +21,7 @@ def _two_placeholders(model_inputs, real_dim, z_dim):
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             fail("model_inputs should return two placeholders.", expected="(inputs_real, inputs_z)",
                  found=describe(result), hint="end with `return inputs_real, inputs_z`.")
-        for name, tensor in zip(("inputs_real", "inputs_z"), result):
+        for name, tensor in zip(("inputs_real", "inputs_z"), result, strict=False):
             made_by = None
             if isinstance(tensor, tf.Variable):
                 made_by = "a tf.Variable"
@@ -29,9 +29,11 @@ def _two_placeholders(model_inputs, real_dim, z_dim):
                 made_by = f"a tensor made by a {tensor.op.type} op"
             if made_by:
                 fail(f"{name} is not a placeholder.", expected="a tensor made by tf.placeholder", found=made_by,
-                     hint="the inputs are fed at run time, so create them with tf.placeholder, not tf.Variable or tf.constant.")
+                     hint="the inputs are fed at run time, so create them with tf.placeholder, "
+                          "not tf.Variable or tf.constant.")
             if isinstance(tensor, tf.Tensor) and tensor.graph is not graph:
-                fail(f"{name} belongs to another graph.", hint="create the placeholders inside the function, when it is called.")
+                fail(f"{name} belongs to another graph.",
+                     hint="create the placeholders inside the function, when it is called.")
         return graph, result
 
 
@@ -39,9 +41,11 @@ def model_inputs_types(model_inputs):
     """Two float32 placeholders, real first and z second, with a None batch dimension."""
     _, (inputs_real, inputs_z) = _two_placeholders(model_inputs, 784, 100)
     shapes = [getattr(t, "shape", None) for t in (inputs_real, inputs_z)]
-    if all(isinstance(t, tf.Tensor) for t in (inputs_real, inputs_z)) and [s.as_list() if s.rank else None for s in shapes] == [[None, 100], [None, 784]]:
+    if all(isinstance(t, tf.Tensor) for t in (inputs_real, inputs_z)) and (
+            [s.as_list() if s.rank else None for s in shapes] == [[None, 100], [None, 784]]):
         fail("The two placeholders are swapped.", expected="inputs_real (None, 784), then inputs_z (None, 100)",
-             found=f"{shapes[0]} then {shapes[1]}", hint="return (inputs_real, inputs_z) in that order, each built from its own dimension.")
+             found=f"{shapes[0]} then {shapes[1]}",
+             hint="return (inputs_real, inputs_z) in that order, each built from its own dimension.")
     check_tensor(inputs_real, "inputs_real", (None, 784), tf.float32)
     check_tensor(inputs_z, "inputs_z", (None, 100), tf.float32)
 
@@ -50,7 +54,8 @@ def model_inputs_dimensions(model_inputs):
     """The sizes come from the arguments (no hard-coded 784 or 100), and any batch size can be fed."""
     for real_dim, z_dim in ((13, 5), (5, 13), (2, 2)):
         graph, (inputs_real, inputs_z) = _two_placeholders(model_inputs, real_dim, z_dim)
-        for name, tensor, want, arg in (("inputs_real", inputs_real, real_dim, "real_dim"), ("inputs_z", inputs_z, z_dim, "z_dim")):
+        for name, tensor, want, arg in (("inputs_real", inputs_real, real_dim, "real_dim"),
+                                        ("inputs_z", inputs_z, z_dim, "z_dim")):
             if not isinstance(tensor, tf.Tensor):
                 fail(f"{name} is not a tensor.", expected="a tf.placeholder", found=describe(tensor))
             got = tensor.shape.as_list() if tensor.shape.rank is not None else None
@@ -65,5 +70,6 @@ def model_inputs_dimensions(model_inputs):
         # A None batch dimension must really accept different batch sizes at run time.
         with session(graph) as sess:
             for batch in (1, 7):
-                feed = {inputs_real: np.zeros((batch, real_dim), np.float32), inputs_z: np.zeros((batch, z_dim), np.float32)}
+                feed = {inputs_real: np.zeros((batch, real_dim), np.float32),
+                        inputs_z: np.zeros((batch, z_dim), np.float32)}
                 run(sess, [inputs_real, inputs_z], feed, what=f"feeding a batch of {batch} examples")

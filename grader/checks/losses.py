@@ -8,9 +8,7 @@ import contextlib
 
 import numpy as np
 
-from grader.checks._common import (
-    call_student, check_tensor, close, describe, fail, fresh_graph, run, session,
-)
+from grader.checks._common import call_student, check_tensor, close, describe, fail, fresh_graph, run, session
 from grader.tf1 import tf
 
 REAL_LOGITS = np.array([[2.0], [-1.0], [0.5], [3.0], [-0.3]], np.float32)
@@ -36,20 +34,29 @@ def d_loss_mistakes(real, fake, smooth):
     sce, s = sigmoid_cross_entropy, smooth
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
     return [
-        (sce(real, 1.0).mean() + sce(fake, 0.0).mean(), "the real labels are 1: one-sided label smoothing makes them 1 - smooth."),
-        (sce(real, 1.0).mean() + sce(fake, s).mean(), "the smoothing went onto the fake labels: only the real labels become 1 - smooth; fakes stay 0."),
-        (sce(real, 1.0 - s).mean() + sce(fake, s).mean(), "the fake labels were smoothed too: smoothing is one-sided, fakes stay 0."),
+        (sce(real, 1.0).mean() + sce(fake, 0.0).mean(),
+         "the real labels are 1: one-sided label smoothing makes them 1 - smooth."),
+        (sce(real, 1.0).mean() + sce(fake, s).mean(),
+         "the smoothing went onto the fake labels: only the real labels become 1 - smooth; fakes stay 0."),
+        (sce(real, 1.0 - s).mean() + sce(fake, s).mean(),
+         "the fake labels were smoothed too: smoothing is one-sided, fakes stay 0."),
         (sce(real, s).mean() + sce(fake, 0.0).mean(), "the real labels are `smooth`: they should be 1 - smooth."),
-        (sce(real, 0.0).mean() + sce(fake, 1.0 - s).mean(), "real and fake labels are swapped: real images get 1 - smooth, fakes get 0."),
-        (sce(real, 1.0 - 0.1).mean() + sce(fake, 0.0).mean(), "smooth looks hard-coded to 0.1: use the smooth argument."),
+        (sce(real, 0.0).mean() + sce(fake, 1.0 - s).mean(),
+         "real and fake labels are swapped: real images get 1 - smooth, fakes get 0."),
+        (sce(real, 1.0 - 0.1).mean() + sce(fake, 0.0).mean(),
+         "smooth looks hard-coded to 0.1: use the smooth argument."),
         (sce(sig(real), 1.0 - s).mean() + sce(sig(fake), 0.0).mean(),
          "a sigmoid was applied before the loss: sigmoid_cross_entropy_with_logits takes the raw logits."),
-        (sce(real, 1.0 - s).sum() + sce(fake, 0.0).sum(), "the losses are summed over the batch: take the mean (tf.reduce_mean)."),
-        (0.5 * (sce(real, 1.0 - s).mean() + sce(fake, 0.0).mean()), "d_loss is the average of the two parts: it should be their sum."),
+        (sce(real, 1.0 - s).sum() + sce(fake, 0.0).sum(),
+         "the losses are summed over the batch: take the mean (tf.reduce_mean)."),
+        (0.5 * (sce(real, 1.0 - s).mean() + sce(fake, 0.0).mean()),
+         "d_loss is the average of the two parts: it should be their sum."),
         (sce(real, 1.0 - s / 2).mean() + sce(fake, s / 2).mean(),
-         "tf.losses' label_smoothing is two-sided (labels become 1 - smooth/2 and smooth/2): build the real labels as 1 - smooth yourself."),
+         "tf.losses' label_smoothing is two-sided (labels become 1 - smooth/2 and smooth/2): "
+         "build the real labels as 1 - smooth yourself."),
         (sce(real, 1.0 - s / 2).mean() + sce(fake, 0.0).mean(),
-         "tf.losses' label_smoothing gives labels 1 - smooth/2, not 1 - smooth: build the real labels as 1 - smooth yourself."),
+         "tf.losses' label_smoothing gives labels 1 - smooth/2, not 1 - smooth: "
+         "build the real labels as 1 - smooth yourself."),
         (sce(real, 1.0 - s).mean(), "d_loss has only the real part: add the mean loss on the fake logits (labels 0)."),
         (np.concatenate([sce(real, 1.0 - s), sce(fake, 0.0)]).mean(),
          "real and fake losses were averaged together: take the mean of each batch separately, then add them."),
@@ -60,10 +67,15 @@ def g_loss_mistakes(real, fake, smooth):
     sce, s = sigmoid_cross_entropy, smooth
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
     return [
-        (sce(fake, 0.0).mean(), "the generator's labels are 0: the generator wants its fakes called real, so use labels of 1."),
-        (-sce(fake, 0.0).mean(), "this is the saturating minimax loss: use the non-saturating loss, cross-entropy of the fake logits with labels 1."),
-        (sce(fake, 1.0 - s).mean(), "the generator's labels were smoothed: smoothing is only for the discriminator's real labels."),
-        (sce(real, 1.0).mean(), "g_loss uses the real logits: the generator's loss is about D's verdict on the fakes (d_logits_fake)."),
+        (sce(fake, 0.0).mean(),
+         "the generator's labels are 0: the generator wants its fakes called real, so use labels of 1."),
+        (-sce(fake, 0.0).mean(),
+         "this is the saturating minimax loss: use the non-saturating loss, "
+         "cross-entropy of the fake logits with labels 1."),
+        (sce(fake, 1.0 - s).mean(),
+         "the generator's labels were smoothed: smoothing is only for the discriminator's real labels."),
+        (sce(real, 1.0).mean(),
+         "g_loss uses the real logits: the generator's loss is about D's verdict on the fakes (d_logits_fake)."),
         (sce(sig(fake), 1.0).mean(), "a sigmoid was applied before the loss: pass the raw logits."),
         (sce(fake, 1.0).sum(), "the loss is summed over the batch: take the mean."),
     ]
@@ -111,16 +123,19 @@ def model_loss_values(model_loss):
         d_found, g_found = _evaluate(model_loss, REAL_LOGITS, FAKE_LOGITS, smooth)
         d_expected, g_expected = reference_losses(REAL_LOGITS, FAKE_LOGITS, used)
         if close(d_expected, g_found) and close(g_expected, d_found):
-            fail("The two losses are swapped.", expected="(d_loss, g_loss)", found="(g_loss, d_loss)", hint="return d_loss, g_loss in that order.")
+            fail("The two losses are swapped.", expected="(d_loss, g_loss)", found="(g_loss, d_loss)",
+                 hint="return d_loss, g_loss in that order.")
         if not close(d_expected, d_found):
             hint = _match(d_found, d_loss_mistakes(REAL_LOGITS, FAKE_LOGITS, used))
-            if smooth is None and hint and "hard-coded" not in hint and close(reference_losses(REAL_LOGITS, FAKE_LOGITS, 0.0)[0], d_found):
+            if smooth is None and hint and "hard-coded" not in hint and (
+                    close(reference_losses(REAL_LOGITS, FAKE_LOGITS, 0.0)[0], d_found)):
                 hint = "with smooth not passed, no smoothing happened: keep the default smooth=0.1 in the signature."
             fail(f"d_loss differs from the reference (smooth={used}).",
                  expected=f"{d_expected:.6f} = mean(CE(real logits, 1 - smooth)) + mean(CE(fake logits, 0))",
                  found=f"{d_found:.6f}", hint=hint)
         if not close(g_expected, g_found):
-            fail(f"g_loss differs from the reference (smooth={used}).", expected=f"{g_expected:.6f} = mean(CE(fake logits, 1))",
+            fail(f"g_loss differs from the reference (smooth={used}).",
+                 expected=f"{g_expected:.6f} = mean(CE(fake logits, 1))",
                  found=f"{g_found:.6f}", hint=_match(g_found, g_loss_mistakes(REAL_LOGITS, FAKE_LOGITS, used)))
 
 
@@ -132,8 +147,10 @@ def model_loss_stability(model_loss):
     # overflows to inf/nan or, with an epsilon, flattens out.
     real_pattern = np.array([[1.0], [-1.0]], np.float32)
     fake_pattern = np.array([[-1.0], [1.0], [0.0]], np.float32)
-    values = {scale: _evaluate(model_loss, scale * real_pattern, scale * fake_pattern) for scale in (10.0, 20.0, 40.0)}
-    unstable = "computing log(sigmoid(x)) yourself is unstable: use tf.nn.sigmoid_cross_entropy_with_logits on the raw logits."
+    values = {scale: _evaluate(model_loss, scale * real_pattern, scale * fake_pattern)
+              for scale in (10.0, 20.0, 40.0)}
+    unstable = ("computing log(sigmoid(x)) yourself is unstable: "
+                "use tf.nn.sigmoid_cross_entropy_with_logits on the raw logits.")
     for index, name in enumerate(("d_loss", "g_loss")):
         low, mid, high = (float(values[scale][index]) for scale in (10.0, 20.0, 40.0))
         if not np.all(np.isfinite([low, mid, high])):
@@ -142,8 +159,10 @@ def model_loss_stability(model_loss):
         first, second = mid - low, high - mid
         if abs(first) > 1e-3 and not np.isclose(second, 2.0 * first, rtol=2e-2):
             fail(f"{name} stops growing properly for confident logits.",
-                 expected=f"a loss growing linearly with the logits (from 20 to 40 twice as much as from 10 to 20: {2 * first:.4g})",
-                 found=f"values {low:.4g}, {mid:.4g}, {high:.4g} (growth {first:.4g}, then {second:.4g})", hint=unstable)
+                 expected=("a loss growing linearly with the logits "
+                           f"(from 20 to 40 twice as much as from 10 to 20: {2 * first:.4g})"),
+                 found=f"values {low:.4g}, {mid:.4g}, {high:.4g} (growth {first:.4g}, then {second:.4g})",
+                 hint=unstable)
 
 
 def generator_loss_gradient(model_loss):
@@ -157,11 +176,13 @@ def generator_loss_gradient(model_loss):
             fail(f"g_loss cannot be differentiated: {type(error).__name__}: {error}",
                  hint="build the loss from TensorFlow operations on the logits.")
         if gradient is None:
-            fail("g_loss does not depend on d_logits_fake.", hint="the generator's loss is computed from the fake logits.")
+            fail("g_loss does not depend on d_logits_fake.",
+                 hint="the generator's loss is computed from the fake logits.")
         # Per-example gradients where D is unsure (logit 0) and where D is sure the fakes are fake (-8).
         fake_values = np.array([[0.0], [0.0], [-8.0], [-8.0]], np.float32)
         with session(graph) as sess:
-            found = run(sess, gradient, {real: np.zeros((2, 1), np.float32), fake: fake_values}, what="differentiating g_loss")
+            found = run(sess, gradient, {real: np.zeros((2, 1), np.float32), fake: fake_values},
+                        what="differentiating g_loss")
     unsure, sure = float(found[0, 0]), float(found[2, 0])
     # Non-saturating loss -log D(G(z)): d/dx = sigmoid(x) - 1, about -1 at x=-8 and -0.5 at x=0 (ratio 2).
     # Saturating minimax log(1 - D(G(z))): d/dx = -sigmoid(x), about -0.0003 at x=-8 (ratio 0.0007).
@@ -171,9 +192,10 @@ def generator_loss_gradient(model_loss):
              hint="the generator wants its fakes called real: cross-entropy of d_logits_fake with labels 1.")
     if sure / unsure < 1.5:
         fail("g_loss has almost no gradient where D confidently rejects the fakes (D(G(z)) close to 0).",
-             expected=f"a gradient at logit -8 about twice the one at logit 0 (non-saturating loss)",
+             expected="a gradient at logit -8 about twice the one at logit 0 (non-saturating loss)",
              found=f"{sure:.4g} at logit -8 vs {unsure:.4g} at logit 0 (ratio {sure / unsure:.3g})",
-             hint="that is the saturating log(1 - D(G(z))) loss: use the cross-entropy of the fake logits with labels 1.")
+             hint="that is the saturating log(1 - D(G(z))) loss: "
+                  "use the cross-entropy of the fake logits with labels 1.")
 
 
 def _match(found, mistakes):

@@ -10,8 +10,18 @@ compare with a NumPy forward pass; when the values differ they try the usual mis
 import numpy as np
 
 from grader.checks._common import (
-    CheckFailed, call_student, check_tensor, close, describe, fail, first_mismatch, fresh_graph,
-    names, new_trainable_variables, run, session,
+    CheckFailed,
+    call_student,
+    check_tensor,
+    close,
+    describe,
+    fail,
+    first_mismatch,
+    fresh_graph,
+    names,
+    new_trainable_variables,
+    run,
+    session,
 )
 from grader.tf1 import tf
 
@@ -36,23 +46,28 @@ def hidden_variants(alpha):
     """(activation, hint) pairs for the hidden layer; the first is the correct one."""
     variants = [
         (lambda h: leaky_relu(h, alpha), None),
-        (lambda h: np.maximum(h, 0.0), "the hidden layer zeroes negative values (plain ReLU): use a leaky ReLU, "
-                                        "tf.maximum(alpha * h, h) or tf.nn.leaky_relu(h, alpha=alpha), so gradients keep flowing."),
+        (lambda h: np.maximum(h, 0.0),
+         "the hidden layer zeroes negative values (plain ReLU): use a leaky ReLU, "
+         "tf.maximum(alpha * h, h) or tf.nn.leaky_relu(h, alpha=alpha), so gradients keep flowing."),
         (lambda h: h, "the hidden layer has no activation: apply a leaky ReLU to it."),
         (np.tanh, "the hidden layer uses tanh: use a leaky ReLU there."),
         (sigmoid, "the hidden layer uses sigmoid: use a leaky ReLU there."),
-        (lambda h: np.minimum(alpha * h, h), "use tf.maximum(alpha * h, h); tf.minimum shrinks the positive values instead of the negative ones."),
+        (lambda h: np.minimum(alpha * h, h),
+         "use tf.maximum(alpha * h, h); tf.minimum shrinks the positive values instead of the negative ones."),
     ]
     for fixed, why in ((0.01, "alpha looks hard-coded to 0.01"), (0.2, "the leak is 0.2, tf.nn.leaky_relu's default")):
         if not np.isclose(alpha, fixed):
-            variants.append((lambda h, a=fixed: leaky_relu(h, a), f"{why}: pass the function's alpha argument on (alpha=alpha)."))
+            variants.append((lambda h, a=fixed: leaky_relu(h, a),
+                             f"{why}: pass the function's alpha argument on (alpha=alpha)."))
     return variants
 
 
 GENERATOR_OUTPUTS = [
     (np.tanh, None),
-    (lambda x: x, "the output layer has no activation: finish with tf.tanh so the values lie in [-1, 1] like the scaled images."),
-    (sigmoid, "the output uses sigmoid, whose range is (0, 1): use tf.tanh so the values match images scaled to [-1, 1]."),
+    (lambda x: x,
+     "the output layer has no activation: finish with tf.tanh so the values lie in [-1, 1] like the scaled images."),
+    (sigmoid,
+     "the output uses sigmoid, whose range is (0, 1): use tf.tanh so the values match images scaled to [-1, 1]."),
     (lambda x: leaky_relu(x, 0.01), "the output uses a leaky ReLU: use tf.tanh on the output layer."),
 ]
 
@@ -108,7 +123,7 @@ def _layers(kind, variables, in_dim, n_units, out_dim):
     sizes = hidden_sizes(n_units)
     dims = [in_dim] + sizes + [out_dim]
     wanted = {}
-    for label, rows, columns in zip(_hidden_labels(len(sizes)) + ["output"], dims[:-1], dims[1:]):
+    for label, rows, columns in zip(_hidden_labels(len(sizes)) + ["output"], dims[:-1], dims[1:], strict=True):
         wanted[f"{label} kernel"], wanted[f"{label} bias"] = (rows, columns), (columns,)
     if len(variables) != len(wanted) or any(shape not in by_shape for shape in wanted.values()):
         hint = None
@@ -117,10 +132,11 @@ def _layers(kind, variables, in_dim, n_units, out_dim):
         if len(kernels) == 1:
             hint = "there is only one dense layer: add the hidden layer of n_units units before the output layer."
         elif len(first) > 1:
-            hint = (f"{len(first)} dense layers take the {in_dim}-value input: each hidden layer must take the previous "
-                    "layer's output (hidden = tf.layers.dense(hidden, units)), not the network's input.")
+            hint = (f"{len(first)} dense layers take the {in_dim}-value input: each hidden layer must take the "
+                    "previous layer's output (hidden = tf.layers.dense(hidden, units)), not the network's input.")
         elif first and first[0][1] != sizes[0]:
-            hint = f"the hidden layer has {first[0][1]} units although n_units={n_units!r} was passed: use the n_units argument."
+            hint = (f"the hidden layer has {first[0][1]} units although n_units={n_units!r} was passed: "
+                    "use the n_units argument.")
         elif len(sizes) > 1 and len(kernels) == 2:
             hint = f"there is one hidden layer although n_units={n_units!r} asks for {len(sizes)}: " + LIST_HINT
         elif len(kernels) > len(sizes) + 1:
@@ -128,9 +144,10 @@ def _layers(kind, variables, in_dim, n_units, out_dim):
                     "and one output layer.")
         elif len(variables) == len(kernels):
             hint = "the dense layers have no bias: keep the default use_bias=True."
-        expected_params = sum(rows * columns + columns for rows, columns in zip(dims[:-1], dims[1:]))
+        expected_params = sum(rows * columns + columns for rows, columns in zip(dims[:-1], dims[1:], strict=True))
         found_params = sum(int(np.prod(v.shape.as_list())) for v in variables)
-        shape_of_hidden = f"one hidden layer of {sizes[0]} units" if len(sizes) == 1 else f"hidden layers of {sizes} units"
+        shape_of_hidden = (f"one hidden layer of {sizes[0]} units" if len(sizes) == 1
+                           else f"hidden layers of {sizes} units")
         fail(f"The {kind}'s variables are not {shape_of_hidden} plus an output layer of {out_dim}.",
              expected=f"shapes {list(wanted.values())} ({expected_params} parameters)",
              found=f"{[tuple(v.shape.as_list()) for v in variables]} ({found_params} parameters)", hint=hint)
@@ -192,7 +209,8 @@ def generator_output_range(generator):
              found=f"min {low:.3g}, max {high:.3g}", hint="did you forget the tanh on the output layer?")
     if low >= 0.0:
         fail("Your generator never returns a negative value.", expected="values spread over [-1, 1]",
-             found=f"min {low:.3g}, max {high:.3g}", hint="did you use sigmoid (range 0..1) instead of tanh on the output?")
+             found=f"min {low:.3g}, max {high:.3g}",
+             hint="did you use sigmoid (range 0..1) instead of tanh on the output?")
 
 
 def generator_variables(generator):
@@ -248,13 +266,15 @@ def _call_with_layers(kind, call, function, tensor, n_units):
     try:
         return call(function, tensor, n_units=n_units, alpha=TEST_ALPHA)
     except CheckFailed as error:
-        raise CheckFailed(f"{error}\n  likely cause: {kind}() must accept n_units={n_units!r} as well as a number. {LIST_HINT}") from None
+        raise CheckFailed(f"{error}\n  likely cause: {kind}() must accept n_units={n_units!r} as well as a number. "
+                          f"{LIST_HINT}") from None
 
 
 def _hidden_layers_hint(found, x, weights, output_variants):
     """Why a stack of hidden layers computes something else: activations, or a layer's activation left out."""
     hint = _diagnose(found, x, weights, hidden_variants(TEST_ALPHA), output_variants)
-    if hint is None and close(_forward(x, weights, lambda h: leaky_relu(h, TEST_ALPHA), output_variants[0][0], inner=lambda h: h), found):
+    if hint is None and close(_forward(x, weights, lambda h: leaky_relu(h, TEST_ALPHA), output_variants[0][0],
+                                       inner=lambda h: h), found):
         hint = "only the last hidden layer has a leaky ReLU: apply it after every hidden layer, inside the loop."
     return hint
 
@@ -308,9 +328,11 @@ def discriminator_probability_range(discriminator):
              found="first output outside [0, 1], second inside", hint="return out, logits in that order.")
     if not in_unit(probabilities):
         fail("The discriminator's first output is not a probability.", expected="values in [0, 1]",
-             found=f"min {probabilities.min():.3g}, max {probabilities.max():.3g}", hint="apply tf.sigmoid to the logits.")
+             found=f"min {probabilities.min():.3g}, max {probabilities.max():.3g}",
+             hint="apply tf.sigmoid to the logits.")
     if in_unit(scores):
-        fail("The discriminator's logits never leave [0, 1].", expected="raw scores of the output layer (any real value)",
+        fail("The discriminator's logits never leave [0, 1].",
+             expected="raw scores of the output layer (any real value)",
              found=f"min {scores.min():.3g}, max {scores.max():.3g}",
              hint="return the output layer's values before the sigmoid as logits; the loss applies the sigmoid itself.")
 
@@ -346,17 +368,21 @@ def discriminator_forward(discriminator):
         expected_logits = _forward(x_values, weights, hiddens[0][0])
         expected_out = sigmoid(expected_logits)
         if close(expected_logits, found_out) and close(expected_out, found_logits):
-            fail("The discriminator's outputs are swapped.", expected="(sigmoid_output, logits)", found="(logits, sigmoid_output)",
-                 hint="return out, logits in that order.")
+            fail("The discriminator's outputs are swapped.", expected="(sigmoid_output, logits)",
+                 found="(logits, sigmoid_output)", hint="return out, logits in that order.")
         if not close(expected_logits, found_logits):
             if close(expected_out, found_logits):
                 hint = "the logits already went through the sigmoid: return the output layer's raw values as logits."
             else:
-                hint = _diagnose(found_logits, x_values, weights, hiddens, [(lambda v: v, None), (sigmoid, "the logits went through a sigmoid: return the raw values.")])
+                hint = _diagnose(found_logits, x_values, weights, hiddens,
+                                 [(lambda v: v, None),
+                                  (sigmoid, "the logits went through a sigmoid: return the raw values.")])
                 if alpha is None and hint and "alpha" in hint:
-                    hint = "with alpha not passed, the leak differs from 0.01: keep the default alpha=0.01 in the signature."
+                    hint = ("with alpha not passed, the leak differs from 0.01: "
+                            "keep the default alpha=0.01 in the signature.")
             fail(f"The discriminator's logits differ from a NumPy forward pass (alpha={used_alpha}).",
-                 expected="leaky_relu(x @ W1 + b1) @ W2 + b2", found=first_mismatch(expected_logits, found_logits), hint=hint)
+                 expected="leaky_relu(x @ W1 + b1) @ W2 + b2", found=first_mismatch(expected_logits, found_logits),
+                 hint=hint)
         if not close(expected_out, found_out):
             hint = None
             if close(expected_logits, found_out):
@@ -401,18 +427,21 @@ def _check_reuse(kind, function, in_dim, call, pick_tensor):
         first = pick_tensor(call(function, first_input))
         created_first = new_trainable_variables(graph)
         if not created_first:
-            fail(f"The first call of {kind}() created no trainable variables.", hint="build the layers with tf.layers.dense (or tf.get_variable).")
+            fail(f"The first call of {kind}() created no trainable variables.",
+                 hint="build the layers with tf.layers.dense (or tf.get_variable).")
         try:
             second = pick_tensor(call(function, second_input, reuse=True))
         except AssertionError as error:
             fail(f"Calling {kind}(..., reuse=True) after a first call failed.\n{error}",
-                 hint=f"open the layers with tf.variable_scope('{kind}', reuse=reuse) and keep the layer names the same on every call.")
+                 hint=f"open the layers with tf.variable_scope('{kind}', reuse=reuse) "
+                      "and keep the layer names the same on every call.")
         created_second = new_trainable_variables(graph, created_first)
         if created_second:
             hint = f"pass reuse on: `with tf.variable_scope('{kind}', reuse=reuse):`."
             if any(not v.name.startswith(kind + "/") for v in created_second):
                 hint = (f"tf.keras layers and tf.Variable ignore variable_scope's reuse and make new weights on every "
-                        f"call: build the layers with tf.layers.dense (or tf.get_variable) inside tf.variable_scope('{kind}', reuse=reuse).")
+                        "call: build the layers with tf.layers.dense (or tf.get_variable) "
+                        f"inside tf.variable_scope('{kind}', reuse=reuse).")
             fail(f"{kind}(..., reuse=True) created new variables instead of reusing the first call's.",
                  expected="no new variables", found=names(created_second), hint=hint)
         check_tensor(second, f"the output of the reused {kind}", (None, first.shape.as_list()[-1]))

@@ -7,7 +7,15 @@ variables move and by how much, comparing two steps with Adam computed in NumPy.
 import numpy as np
 
 from grader.checks._common import (
-    accepts_parameter, call_student, close, describe, fail, first_mismatch, fresh_graph, run, session,
+    accepts_parameter,
+    call_student,
+    close,
+    describe,
+    fail,
+    first_mismatch,
+    fresh_graph,
+    run,
+    session,
 )
 from grader.tf1 import tf
 
@@ -54,16 +62,19 @@ def _student_ops(model_opt, learning_rate=TEST_RATE, beta1=None):
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         fail("model_opt should return two training operations.", expected="(d_train_opt, g_train_opt)",
              found=describe(result), hint="end with `return d_train_opt, g_train_opt`.")
-    for name, op in zip(("d_train_opt", "g_train_opt"), result):
+    for name, op in zip(("d_train_opt", "g_train_opt"), result, strict=False):
         if isinstance(op, tf.train.Optimizer):
-            fail(f"{name} is an optimizer object, not a training operation.", expected="optimizer.minimize(loss, var_list=...)",
+            fail(f"{name} is an optimizer object, not a training operation.",
+                 expected="optimizer.minimize(loss, var_list=...)",
                  found=describe(op), hint="call .minimize(...) on the optimizer and return what it gives.")
         if isinstance(op, tf.Tensor):
-            fail(f"{name} is a tensor of values, not a training operation.", expected="optimizer.minimize(loss, var_list=...)",
-                 found=describe(op), hint="return what minimize(...) gives (an Operation), not a loss or another tensor.")
+            fail(f"{name} is a tensor of values, not a training operation.",
+                 expected="optimizer.minimize(loss, var_list=...)", found=describe(op),
+                 hint="return what minimize(...) gives (an Operation), not a loss or another tensor.")
         if not isinstance(op, tf.Operation):
-            fail(f"{name} is not a TensorFlow operation.", expected="the result of optimizer.minimize(...)", found=describe(op))
-    return gan, dict(zip(("d_train_opt", "g_train_opt"), result))
+            fail(f"{name} is not a TensorFlow operation.", expected="the result of optimizer.minimize(...)",
+                 found=describe(op))
+    return gan, dict(zip(("d_train_opt", "g_train_opt"), result, strict=False))
 
 
 def model_opt_returns(model_opt):
@@ -90,18 +101,22 @@ def model_opt_var_lists(model_opt):
                 before = run(sess, everything)
                 run(sess, op, gan.feed, what=f"running {name}")
                 after = run(sess, everything)
-                changed[name] = {v.name for v, a, b in zip(everything, before, after) if not np.array_equal(a, b)}
+                changed[name] = {v.name for v, a, b in zip(everything, before, after, strict=True)
+                                 if not np.array_equal(a, b)}
     d_names, g_names = ({v.name for v in owners[k]} for k in ("d_train_opt", "g_train_opt"))
     if changed["d_train_opt"] == g_names and changed["g_train_opt"] == d_names:
         fail("Each training operation changed the other network's variables.",
              expected="d_train_opt -> discriminator variables, g_train_opt -> generator variables",
              found=f"d_train_opt -> {sorted(changed['d_train_opt'])}, g_train_opt -> {sorted(changed['g_train_opt'])}",
              hint="the two var_lists, or the two returned operations, are swapped.")
-    for name, own, other, scope in (("d_train_opt", d_names, g_names, "discriminator"), ("g_train_opt", g_names, d_names, "generator")):
+    for name, own, other, scope in (("d_train_opt", d_names, g_names, "discriminator"),
+                                    ("g_train_opt", g_names, d_names, "generator")):
         moved = changed[name]
         if moved & other:
-            fail(f"{name} also changed the other network's variables.", expected=f"only {sorted(own)}", found=sorted(moved),
-                 hint=f"minimize over this network's variables only: var_list=[v for v in tf.trainable_variables() if v.name.startswith('{scope}/')].")
+            fail(f"{name} also changed the other network's variables.", expected=f"only {sorted(own)}",
+                 found=sorted(moved),
+                 hint="minimize over this network's variables only: "
+                      f"var_list=[v for v in tf.trainable_variables() if v.name.startswith('{scope}/')].")
         if not moved:
             fail(f"{name} changed no variable at all.", expected=sorted(own), found="nothing",
                  hint=f"is var_list empty? The variables' names start with '{scope}/'.")
@@ -138,7 +153,7 @@ def adam_moves(gradients, learning_rate, beta1, steps=(1, 2), beta2=ADAM_BETA2, 
     """
     m = v = 0.0
     moves = []
-    for t, g in zip(steps, gradients):
+    for t, g in zip(steps, gradients, strict=True):
         g = np.asarray(g, np.float64)
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g * g
@@ -167,15 +182,17 @@ def _compare_with_adam(name, gradients, moves, beta1, shared_steps):
             hint = ("the two operations share one optimizer, so Adam's step counter advances twice per round: "
                     "create one tf.train.AdamOptimizer for each network.")
         elif step == 0 and _same(-TEST_RATE * gradients[0], found):
-            hint = "the step is learning_rate * gradient, plain gradient descent: use tf.train.AdamOptimizer(learning_rate)."
+            hint = ("the step is learning_rate * gradient, plain gradient descent: "
+                    "use tf.train.AdamOptimizer(learning_rate).")
         elif np.mean(np.sign(found) == -np.sign(expected[step])) > 0.5:
-            hint = ("the weights move the wrong way: this operation minimises the other network's loss, or a negated one "
-                    "(d_train_opt minimises d_loss, g_train_opt minimises g_loss).")
+            hint = ("the weights move the wrong way: this operation minimises the other network's loss, "
+                    "or a negated one (d_train_opt minimises d_loss, g_train_opt minimises g_loss).")
         elif step == 0 and np.allclose(np.abs(found), np.max(np.abs(found)), rtol=2e-2):
             hint = (f"the weights moved by {np.max(np.abs(found)):.6g} instead of about learning_rate={TEST_RATE}: "
                     "pass the learning_rate argument to the optimizer.")
         elif step == 1 and beta1 != 0.9 and _same(adam_moves(gradients, TEST_RATE, 0.9)[1], found):
-            hint = f"Adam ran with beta1=0.9 although beta1={beta1} was passed: use AdamOptimizer(learning_rate, beta1=beta1)."
+            hint = (f"Adam ran with beta1=0.9 although beta1={beta1} was passed: "
+                    "use AdamOptimizer(learning_rate, beta1=beta1).")
         fail(f"The {label} step of {name} does not match Adam (learning_rate={TEST_RATE}, beta1={beta1}).",
              expected=("every weight moves by about learning_rate (Adam's first step is learning_rate * sign(gradient))"
                        if step == 0 else "the NumPy Adam update"),

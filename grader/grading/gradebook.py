@@ -146,7 +146,7 @@ def grade_table(gradebook_path):
     widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
     out = io.StringIO()
     for index, row in enumerate(table):
-        out.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+        out.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
         if index == 0 or index == len(table) - 2:
             out.write("  ".join("-" * width for width in widths) + "\n")
     return out.getvalue()

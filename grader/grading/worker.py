@@ -30,7 +30,12 @@ from grader.grading.isolation import launcher, sandbox
 from grader.grading.isolation.cleanroom import CleanRoom
 from grader.grading.isolation.warmkernel import Zygote
 from grader.grading.records import (
-    CourseTemplate, GradingSettings, NotebookResult, StudentJob, StudentResult, TestScore,
+    CourseTemplate,
+    GradingSettings,
+    NotebookResult,
+    StudentJob,
+    StudentResult,
+    TestScore,
 )
 
 LOG = logging.getLogger("grader.worker")
@@ -293,7 +298,8 @@ class StudentGrader:
 
     def run_cleanroom(self, paths, source, notebook):
         """The clean room's verdicts on ``notebook``'s answers, under the tests of ``source``."""
-        answers = {key: cell.source for key, cell in course.cells_by_grade_id(notebook.cells, where=course.is_code).items()}
+        code_cells = course.cells_by_grade_id(notebook.cells, where=course.is_code)
+        answers = {grade_id: cell.source for grade_id, cell in code_cells.items()}
         cells = []
         for cell in source.cells:
             item = {"kind": cell.kind, "grade_id": cell.grade_id, "source": cell.source}
@@ -383,7 +389,8 @@ class StudentGrader:
         for cell in release.cells:
             if course.grade_id(cell) in answers:
                 cell.source = answers[course.grade_id(cell)].source
-        text = f"this notebook {note}." if note else f"this notebook could not be run: {reason}. Every test in it scored 0."
+        text = (f"this notebook {note}." if note else
+                f"this notebook could not be run: {reason}. Every test in it scored 0.")
         release.cells.insert(0, nbformat.v4.new_markdown_cell(f"**Autograder:** {text}"))
         nbformat.write(release, str(paths["results"] / f"{notebook_id}.ipynb"))
 

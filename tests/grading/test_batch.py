@@ -1,7 +1,8 @@
 """End-to-end tests of `python -m grader autograde` (grader.grading.batch) on an adversarial class.
 
-One batch is graded once (a module fixture: the slow part) and every test asserts on it. Each adversarial student hands in only the notebook(s) its attack needs (the
-others are "missing" and score 0, which exercises that path too), so the batch stays small.
+One batch is graded once (a module fixture: the slow part) and every test asserts on it. Each
+adversarial student hands in only the notebook(s) its attack needs (the others are "missing" and
+score 0, which exercises that path too), so the batch stays small.
 01_model_inputs is worth 3 points, 02_generator 6.
 """
 import csv
@@ -23,7 +24,8 @@ INPUTS, GENERATOR = "01_model_inputs", "02_generator"
 WRONG_INPUTS = '''def model_inputs(real_dim, z_dim):
     return tf.placeholder(tf.float64, (None, real_dim)), tf.placeholder(tf.float64, (None, z_dim))
 '''
-PATCH_CHECKS_CELL = "checks.model_inputs_types = lambda *a, **k: None\nchecks.model_inputs_dimensions = lambda *a, **k: None\n"
+PATCH_CHECKS_CELL = ("checks.model_inputs_types = lambda *a, **k: None\n"
+                     "checks.model_inputs_dimensions = lambda *a, **k: None\n")
 PATCH_AT_CALL_TIME = '''def model_inputs(real_dim, z_dim):
     import grader.checks.inputs as inputs
     inputs.check_tensor = lambda *args, **kwargs: None   # disarm the check while it runs
@@ -70,33 +72,40 @@ def corpus(answers):
         "control": (lambda f: w(f, "control", ok, notebooks=both), {INPUTS: 3, GENERATOR: 7}),
         "edited_tests": (lambda f: w(f, "edited_tests", wrong, notebooks=nb1,
                                      edits={INPUTS: lambda nb: edit_tests(nb, "pass")}), {INPUTS: 0}),
-        "deleted_tests": (lambda f: w(f, "deleted_tests", wrong, notebooks=nb1, edits={INPUTS: without_tests}), {INPUTS: 0}),
-        "fake_outputs": (lambda f: w(f, "fake_outputs", wrong, notebooks=nb1, edits={INPUTS: fake_outputs}), {INPUTS: 0}),
-        "patched_checks": (lambda f: w(f, "patched_checks", wrong, notebooks=nb1,
-                                       edits={INPUTS: lambda nb: demo.add_cell(nb, PATCH_CHECKS_CELL, "model_inputs")}), {INPUTS: 0}),
-        "patch_at_call": (lambda f: w(f, "patch_at_call", {INPUTS: {"model_inputs": PATCH_AT_CALL_TIME}}, notebooks=nb1), {INPUTS: 0}),
-        "empty_test_cells": (lambda f: w(f, "empty_test_cells", wrong, notebooks=nb1,
-                                         edits={INPUTS: lambda nb: demo.add_cell(nb, EMPTY_TEST_CELLS, "model_inputs")}), {INPUTS: 0}),
-        "infinite_loop": (lambda f: w(f, "infinite_loop", ok, notebooks=nb1,
-                                      edits={INPUTS: lambda nb: demo.add_cell(nb, "while True:\n    pass\n", "model_inputs")}), {INPUTS: 3}),
-        "sys_exit": (lambda f: w(f, "sys_exit", {INPUTS: {"model_inputs": answers[INPUTS]["model_inputs"] + "\nimport sys\nsys.exit(3)\n"}},
-                                 notebooks=nb1), {INPUTS: 3}),
-        "os_exit": (lambda f: w(f, "os_exit", ok, notebooks=both,
-                                edits={INPUTS: lambda nb: demo.add_cell(nb, "import os\nos._exit(0)\n", "model_inputs")}), {INPUTS: 0, GENERATOR: 7}),
-        "segfault": (lambda f: w(f, "segfault", ok, notebooks=both,
-                                 edits={INPUTS: lambda nb: demo.add_cell(nb, "import ctypes\nctypes.string_at(0)\n", "model_inputs")}),
-                     {INPUTS: 0, GENERATOR: 7}),
+        "deleted_tests": (lambda f: w(f, "deleted_tests", wrong, notebooks=nb1, edits={INPUTS: without_tests}),
+                          {INPUTS: 0}),
+        "fake_outputs": (lambda f: w(f, "fake_outputs", wrong, notebooks=nb1, edits={INPUTS: fake_outputs}),
+                         {INPUTS: 0}),
+        "patched_checks": (lambda f: w(f, "patched_checks", wrong, notebooks=nb1, edits={
+            INPUTS: lambda nb: demo.add_cell(nb, PATCH_CHECKS_CELL, "model_inputs")}), {INPUTS: 0}),
+        "patch_at_call": (lambda f: w(f, "patch_at_call", {INPUTS: {"model_inputs": PATCH_AT_CALL_TIME}},
+                                      notebooks=nb1), {INPUTS: 0}),
+        "empty_test_cells": (lambda f: w(f, "empty_test_cells", wrong, notebooks=nb1, edits={
+            INPUTS: lambda nb: demo.add_cell(nb, EMPTY_TEST_CELLS, "model_inputs")}), {INPUTS: 0}),
+        "infinite_loop": (lambda f: w(f, "infinite_loop", ok, notebooks=nb1, edits={
+            INPUTS: lambda nb: demo.add_cell(nb, "while True:\n    pass\n", "model_inputs")}), {INPUTS: 3}),
+        "sys_exit": (lambda f: w(f, "sys_exit", {INPUTS: {
+            "model_inputs": answers[INPUTS]["model_inputs"] + "\nimport sys\nsys.exit(3)\n"}}, notebooks=nb1),
+            {INPUTS: 3}),
+        "os_exit": (lambda f: w(f, "os_exit", ok, notebooks=both, edits={
+            INPUTS: lambda nb: demo.add_cell(nb, "import os\nos._exit(0)\n", "model_inputs")}),
+            {INPUTS: 0, GENERATOR: 7}),
+        "segfault": (lambda f: w(f, "segfault", ok, notebooks=both, edits={
+            INPUTS: lambda nb: demo.add_cell(nb, "import ctypes\nctypes.string_at(0)\n", "model_inputs")}),
+            {INPUTS: 0, GENERATOR: 7}),
         "memory_hog": (lambda f: w(f, "memory_hog", ok, notebooks=nb1, edits={
             INPUTS: lambda nb: demo.add_cell(nb, "hog = np.ones(600_000_000)\n", "model_inputs")}), {INPUTS: 0}),
         "huge_output": (lambda f: w(f, "huge_output", ok, notebooks=nb1, edits={
-            INPUTS: lambda nb: demo.add_cell(nb, "for i in range(300_000):\n    print('x' * 100)\n", "model_inputs")}), {INPUTS: 3}),
-        "corrupt_json": (lambda f: w(f, "corrupt_json", ok, notebooks=nb1, raw={INPUTS: b'{"cells": [{"cell_type": '}), {INPUTS: 0}),
-        "noisy_correct": (lambda f: w(f, "noisy_correct", {GENERATOR: {"generator": demo.NOISY_GENERATOR}}, notebooks=[GENERATOR]),
-                          {GENERATOR: 7}),
-        "alternative": (lambda f: w(f, "alternative", {GENERATOR: {"generator": demo.ALTERNATIVE_GENERATOR}}, notebooks=[GENERATOR]),
-                        {GENERATOR: 7}),
-        "snoop": (lambda f: w(f, "snoop", ok, notebooks=nb1, edits={INPUTS: lambda nb: demo.add_cell(nb, SNOOP_CELL, "model_inputs")}),
-                  {INPUTS: 3}),
+            INPUTS: lambda nb: demo.add_cell(nb, "for i in range(300_000):\n    print('x' * 100)\n", "model_inputs")}),
+            {INPUTS: 3}),
+        "corrupt_json": (lambda f: w(f, "corrupt_json", ok, notebooks=nb1, raw={INPUTS: b'{"cells": [{"cell_type": '}),
+                         {INPUTS: 0}),
+        "noisy_correct": (lambda f: w(f, "noisy_correct", {GENERATOR: {"generator": demo.NOISY_GENERATOR}},
+                                      notebooks=[GENERATOR]), {GENERATOR: 7}),
+        "alternative": (lambda f: w(f, "alternative", {GENERATOR: {"generator": demo.ALTERNATIVE_GENERATOR}},
+                                    notebooks=[GENERATOR]), {GENERATOR: 7}),
+        "snoop": (lambda f: w(f, "snoop", ok, notebooks=nb1, edits={
+            INPUTS: lambda nb: demo.add_cell(nb, SNOOP_CELL, "model_inputs")}), {INPUTS: 3}),
         "unfinished": (lambda f: w(f, "unfinished", {}, notebooks=nb1), {INPUTS: 0}),
     }
 

@@ -2,8 +2,8 @@
 import nbformat
 
 from grader import course
-from grader.grading import demo
 from grader.exercises import student_folder
+from grader.grading import demo
 
 INPUTS = "01_model_inputs"
 

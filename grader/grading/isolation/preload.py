@@ -9,10 +9,10 @@ forked kernels fast.
 
 def import_trusted_modules():
     """Import what tests use, before any student code, and load TF's lazy attributes."""
+    import numpy  # noqa: F401
+
     from grader.quiet import quiet
     from grader.tf1 import tf
-
-    import numpy  # noqa: F401
 
     with quiet():
         try:

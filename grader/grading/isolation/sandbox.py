@@ -24,6 +24,7 @@ import threading
 import time
 
 from grader.course import PACKAGE_DIR, find_course_root
+
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x1000, 0x4000, 0x40000
 MAX_FILE_BYTES = 512 * 2**20
@@ -38,9 +39,12 @@ def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
+def _encoded(value):
+    return None if value is None else os.fsencode(value)
+
+
 def _mount(source, target, fstype=None, flags=0, data=None):
-    enc = lambda value: None if value is None else os.fsencode(value)
-    return _libc().mount(enc(source), enc(target), enc(fstype), flags, enc(data)) == 0
+    return _libc().mount(_encoded(source), _encoded(target), _encoded(fstype), flags, _encoded(data)) == 0
 
 
 def blocking_ancestor(path):
@@ -158,7 +162,8 @@ def probe(policy):
             enter(policy)
             needed = [os.path.realpath(sys.executable), str(PACKAGE_DIR / "__init__.py"),
                       os.path.join(sys.base_prefix, "lib")]
-            ok = all(os.access(path, os.R_OK) for path in needed) and os.access(os.path.realpath(sys.executable), os.X_OK)
+            ok = (all(os.access(path, os.R_OK) for path in needed)
+                  and os.access(os.path.realpath(sys.executable), os.X_OK))
             os._exit(0 if ok else 1)
         except BaseException:
             os._exit(2)
