@@ -1,7 +1,8 @@
 # The course's entry points. Every target sets up what it needs first (a virtual environment in .venv).
 #   make demo       - set up, generate the student notebooks, grade a demo class, print the grade table
 #   make test       - set up, lint (ruff) and run the whole test suite (what CI runs)
-#   make test-fast  - lint and run the tests not marked slow (no class autograde, training or nbgrader runs)
+#   make test-fast  - lint and run the tests not marked slow (no class autograde, training or nbgrader runs),
+#                     on every core (pytest-xdist)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
@@ -29,7 +30,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 test-fast: lint
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n auto
 
 generate: setup
 	$(BIN)/python -m grader generate

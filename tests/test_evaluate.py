@@ -1,4 +1,4 @@
-"""The course's evaluator: trained once per machine (about half a minute), then loaded from its cache."""
+"""The course's evaluator: trained once per machine, then loaded from its cache (the tests that need it are slow)."""
 import json
 import shutil
 
@@ -23,10 +23,12 @@ def test_images():
     return load_mnist("test", flatten=False)[0]
 
 
+@pytest.mark.slow
 def test_classifier_is_accurate(evaluator):
     assert evaluator.info["test_accuracy"] >= evaluate.MIN_TEST_ACCURACY
 
 
+@pytest.mark.slow
 def test_real_test_images_score_near_the_real_data_floor(evaluator, test_images):
     # a random half: the test set's first 5,000 images are not a random sample (different writers)
     scores = evaluator.scores(test_images[np.random.RandomState(0).permutation(10_000)[:5000]])
@@ -37,6 +39,7 @@ def test_real_test_images_score_near_the_real_data_floor(evaluator, test_images)
     assert scores["digit_shares"].min() >= 0.08
 
 
+@pytest.mark.slow
 def test_noise_scores_far_from_the_floor(evaluator):
     noise = np.random.RandomState(0).uniform(-1, 1, (5000, 28, 28))
     scores = evaluator.scores(noise)
@@ -46,6 +49,7 @@ def test_noise_scores_far_from_the_floor(evaluator):
     assert "[ ]" in evaluator.verdict(evaluator.report(noise, show=False))
 
 
+@pytest.mark.slow
 def test_report_prints_both_columns(evaluator, test_images, capsys):
     report = evaluator.report(test_images[:500], title="test images")
     printed = capsys.readouterr().out
@@ -94,6 +98,7 @@ def test_classifier_score_bounds():
     assert evaluate.classifier_score(np.eye(10)[np.zeros(100, int)]) == pytest.approx(1.0, rel=1e-6)  # collapse
 
 
+@pytest.mark.slow
 def test_damaged_cache_is_detected_and_retrained(evaluator, tmp_path, monkeypatch):
     shutil.copytree(evaluate.cache_dir(), tmp_path, dirs_exist_ok=True)
     weights_file = tmp_path / evaluate.WEIGHTS_FILE
@@ -120,6 +125,7 @@ def test_damaged_cache_is_detected_and_retrained(evaluator, tmp_path, monkeypatc
     assert trained and evaluate.read_cache(tmp_path)[1]["test_accuracy"] == evaluator.info["test_accuracy"]
 
 
+@pytest.mark.slow
 def test_cache_from_another_version_is_not_used(evaluator, tmp_path):
     shutil.copytree(evaluate.cache_dir(), tmp_path, dirs_exist_ok=True)
     info_file = tmp_path / evaluate.INFO_FILE
@@ -132,7 +138,7 @@ def test_cache_from_another_version_is_not_used(evaluator, tmp_path):
 
 def test_evaluator_and_training_sessions_keep_their_threads_to_themselves():
     """TensorFlow sizes its process-wide inter-op pool from the first session that uses it: with a shared
-    pool, an evaluator loaded before training made the GAN run one op at a time (64 instead of 115 steps/s)."""
+    pool, an evaluator loaded before training made the GAN run one op at a time (docs/training.md, "Benchmark")."""
     from grader import train
 
     evaluator_config, training_config = evaluate.session_config(), train.session_config()

@@ -2,7 +2,6 @@
 import json
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,6 +58,7 @@ def run_notebook(workdir, parameters, env_overrides):
     return output
 
 
+@pytest.mark.slow
 def test_notebook_runs_headless_with_the_students_own_functions(tmp_path):
     """Under CI the notebook trains the tiny configuration on the exercise notebooks next to it."""
     for notebook in EXERCISES.values():  # a student's folder: the five exercise notebooks, done
@@ -85,6 +85,7 @@ def test_notebook_runs_headless_with_the_students_own_functions(tmp_path):
     assert list(history) == ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"] and len(history["step"]) > 9
 
 
+@pytest.mark.slow
 def test_unfinished_exercise_gives_a_short_message_naming_the_notebook(tmp_path):
     import papermill
 
@@ -97,6 +98,7 @@ def test_unfinished_exercise_gives_a_short_message_naming_the_notebook(tmp_path)
     assert "USE_REFERENCE_SOLUTIONS" in str(failure.value)
 
 
+@pytest.mark.slow
 def test_outputs_have_the_promised_shapes(tiny_run):
     output_dir = tiny_run["output_dir"]
     params = tiny_run["params"]
@@ -108,6 +110,7 @@ def test_outputs_have_the_promised_shapes(tiny_run):
     assert np.all(np.isfinite(tiny_run["history"]))
 
 
+@pytest.mark.slow
 def test_checkpoint_restores_in_a_fresh_graph_to_the_same_samples(fns, tiny_run):
     from grader.train import load_generator
 
@@ -121,6 +124,7 @@ def test_checkpoint_restores_in_a_fresh_graph_to_the_same_samples(fns, tiny_run)
     np.testing.assert_allclose(walk[-1], restored[1], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_losses(fns, tiny_run, tmp_path):
     from grader.train import make_params, train_gan
 
@@ -131,6 +135,7 @@ def test_same_seed_gives_the_same_losses(fns, tiny_run, tmp_path):
     assert not np.array_equal(other_seed["history"], tiny_run["history"])
 
 
+@pytest.mark.slow
 def test_training_without_weight_averaging_restores_too(fns, tmp_path):
     """The tiny preset (like the default) averages the generator's weights; the classic one does not."""
     from grader.train import load_generator, make_params, train_gan
