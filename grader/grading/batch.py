@@ -12,7 +12,6 @@
    notebooks and feedback are copied to ``OUT/autograded`` and ``OUT/feedback``, and
    ``OUT/grades.csv``, ``OUT/report.json`` and ``OUT/report.txt`` are written.
 """
-import dataclasses
 import os
 import re
 import secrets
@@ -34,8 +33,9 @@ VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
-def find_jobs(submitted, assignment):
-    """(jobs, skipped): one job per student folder; skipped lists unusable folder names."""
+def find_jobs(submitted, assignment, uid_base=None):
+    """(jobs, skipped): one job per student folder, the n-th graded as uid ``uid_base + n`` (with
+    a uid base); skipped lists unusable folder names."""
     jobs, skipped = [], []
     for folder in sorted(Path(submitted).iterdir()):
         if not folder.is_dir() or folder.name.startswith("."):
@@ -43,7 +43,9 @@ def find_jobs(submitted, assignment):
         if not VALID_ID.match(folder.name):
             skipped.append(f"{folder.name!r}: not a usable student id (letters, digits, _ . @ - only)")
             continue
-        jobs.append(StudentJob(folder.name, assignment, str(folder / assignment), index=len(jobs)))
+        index = len(jobs)
+        uid = None if uid_base is None else uid_base + index
+        jobs.append(StudentJob(folder.name, assignment, str(folder / assignment), index=index, uid=uid))
     return jobs, skipped
 
 
@@ -89,7 +91,8 @@ def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, m
     if not submitted.is_dir():
         raise FileNotFoundError(f"{submitted} is not a folder: expected SUBMITTED/<student_id>/{assignment}/*.ipynb")
     source_notebooks = course.read_assignment(assignment=assignment)
-    jobs, skipped = find_jobs(submitted, assignment)
+    uid_base = 1_000_000 + secrets.randbelow(1_000_000_000)
+    jobs, skipped = find_jobs(submitted, assignment, uid_base)
     config = nbgrader_bridge.load_config()
     timeout = timeout or int(config.Execute.get("timeout", 120))
     notebook_limit = notebook_limit or max(600, 5 * timeout)
@@ -97,8 +100,6 @@ def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, m
     out.mkdir(parents=True, exist_ok=True)
     work_root = Path(tempfile.mkdtemp(prefix="gan-grading-", dir=work_dir))
     os.chmod(work_root, 0o711)
-    uid_base = 1_000_000 + secrets.randbelow(1_000_000_000)
-    jobs = [dataclasses.replace(job, uid=uid_base + job.index) for job in jobs]
     root = course.course_root()
     settings = GradingSettings(
         work_root=str(work_root), timeout=timeout, notebook_limit=notebook_limit, memory_mb=memory_mb,

@@ -144,7 +144,7 @@ def parser():
     commands = main.add_subparsers(dest="command", required=True)
 
     generate = commands.add_parser("generate", help="regenerate the student notebooks from solutions/")
-    generate.add_argument("--assignment", default="gan")
+    generate.add_argument("--assignment", default=course.ASSIGNMENT)
     generate.set_defaults(run=cmd_generate)
 
     validate = commands.add_parser("validate", help="check a notebook before submitting it")
@@ -159,7 +159,7 @@ def parser():
     grade.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py)")
     grade.add_argument("--notebook-limit", type=int, help="seconds per notebook (default: max(600, 5 x timeout))")
     grade.add_argument("--memory-mb", type=int, default=4096, help="memory per student (default: 4096)")
-    grade.add_argument("--assignment", default="gan")
+    grade.add_argument("--assignment", default=course.ASSIGNMENT)
     grade.add_argument("--work-dir", help="where the private working folders go (default: the temp folder)")
     grade.add_argument("--keep-work", action="store_true", help="keep the working folders, for debugging")
     grade.add_argument("--skip-ungraded", action="store_true",

@@ -6,7 +6,6 @@ converter (generate_assignment, autograde, generate_feedback) in this process wi
 errors collected, and regenerating the committed student notebooks.
 """
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -147,7 +146,3 @@ def normalise_notebook_file(path):
     notebook = nbformat.read(str(path), as_version=4)
     text = nbformat.writes(notebook)
     Path(path).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-
-
-def dumps(data):
-    return json.dumps(data, indent=1, sort_keys=True)
