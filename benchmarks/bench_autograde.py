@@ -94,7 +94,7 @@ def main():
     folder.mkdir(parents=True, exist_ok=True)
     try:
         submitted = build_batch(folder, args.students)
-        print(f"Batch: {args.students} students x {len(course.assignment_spec())} notebooks; "
+        print(f"Batch: {args.students} students x {len(course.read_assignment())} notebooks; "
               f"{os.cpu_count()} CPU core(s), load average {os.getloadavg()[0]:.1f}", flush=True)
         base_seconds, base_totals = baseline(folder, submitted)
         print(f"  plain nbgrader done in {base_seconds:.0f} s", flush=True)

@@ -5,7 +5,8 @@
   and notebook metadata), ``data`` (MNIST), ``exercises`` (the student's functions from their
   notebooks), ``train``, ``evaluate`` and ``plots``.
 - ``grader.grading`` is the instructor's engine behind ``python -m grader``: it may import
-  anything in ``grader``, and nothing outside it imports ``grader.grading``.
+  anything in ``grader``, and nothing outside it imports ``grader.grading`` but the entry
+  point ``grader/__main__.py``.
 
 This file stays import-light on purpose: importing ``grader`` must not import TensorFlow.
 """

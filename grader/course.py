@@ -39,10 +39,17 @@ class CourseFolderNotFound(FileNotFoundError):
 
 # ----------------------------------------------------------------------------- folders
 def find_course_root() -> Path | None:
-    """The course checkout: ``$GAN_COURSE_ROOT``, else the folder above the package, else None."""
+    """The course checkout: ``$GAN_COURSE_ROOT``, else the folder above the package; None when
+    the package is not in a checkout. A ``$GAN_COURSE_ROOT`` that is no checkout is an error."""
     configured = os.environ.get("GAN_COURSE_ROOT")
     if configured:
-        return Path(configured).resolve()
+        root = Path(configured).resolve()
+        if not (root / CONFIG_NAME).is_file():
+            raise CourseFolderNotFound(
+                f"$GAN_COURSE_ROOT is {root}, which is not the course folder: it has no {CONFIG_NAME}. "
+                f"Point it at the checkout holding {CONFIG_NAME}, {SOURCE_FOLDER}/, {RELEASE_FOLDER}/ and data/mnist/."
+            )
+        return root
     around_package = PACKAGE_DIR.parent
     return around_package if (around_package / CONFIG_NAME).is_file() else None
 
@@ -50,18 +57,18 @@ def find_course_root() -> Path | None:
 def course_root() -> Path:
     """The course checkout, or CourseFolderNotFound saying how to point at one."""
     root = find_course_root()
-    if root is None or not (root / CONFIG_NAME).is_file():
-        where = f"$GAN_COURSE_ROOT is {root}" if root else f"the grader package is installed at {PACKAGE_DIR}"
+    if root is None:
         raise CourseFolderNotFound(
             f"The course folder (the checkout holding {CONFIG_NAME}, {SOURCE_FOLDER}/, {RELEASE_FOLDER}/ and "
-            f"data/mnist/) was not found: {where}, which is not inside one. Set GAN_COURSE_ROOT to the "
-            "checkout, or install the package from it with `pip install -e .`."
+            f"data/mnist/) was not found: the grader package is installed at {PACKAGE_DIR}, which is not inside "
+            "one. Set GAN_COURSE_ROOT to the checkout, or install the package from it with `pip install -e .`."
         )
     return root
 
 
 def solutions_dir() -> Path:
-    """nbgrader's source folder: ``$GAN_COURSE_SOLUTIONS`` (the tests use it), else ``<course>/solutions``."""
+    """nbgrader's source folder: ``$GAN_COURSE_SOLUTIONS`` (another copy of the reference solutions),
+    else ``<course>/solutions``. The grader and the reference-solution switch of the training both read it."""
     configured = os.environ.get("GAN_COURSE_SOLUTIONS")
     return Path(configured) if configured else course_root() / SOURCE_FOLDER
 

@@ -20,7 +20,7 @@ import warnings
 
 def redirect_fds(fds, target=None):
     """Point each file descriptor in ``fds`` at ``target`` (an open descriptor; default
-    /dev/null, opened for reading and writing), for good."""
+    /dev/null, opened for reading and writing), without restoring them."""
     opened = os.open(os.devnull, os.O_RDWR) if target is None else None
     for fd in fds:
         os.dup2(target if opened is None else opened, fd)

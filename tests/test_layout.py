@@ -103,21 +103,42 @@ def test_what_notebooks_import_never_imports_the_engine():
     assert not reach, "the student side must not depend on the instructor's engine:\n" + "\n".join(reach)
 
 
-def test_no_module_touches_another_modules_private_names():
+def private(attribute):
+    return attribute.startswith("_") and not attribute.startswith("__")
+
+
+def private_reach(name, tree):
+    """Places where module ``name`` reads, imports or sets another grader module's private names."""
+    aliases = {alias for target, alias, _ in imported_modules(name, tree) if target in MODULES and alias}
     found = []
-    for name, path in MODULES.items():
-        tree = ast.parse(path.read_text(), str(path))
-        aliases = {alias or target.rpartition(".")[2] for target, alias, _ in imported_modules(name, tree)
-                   if target in MODULES and alias}
-        for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
-                    and node.attr.startswith("_") and not node.attr.startswith("__")):
-                found.append(f"{name} line {node.lineno}: {node.value.id}.{node.attr}")
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+                and private(node.attr)):
+            found.append(f"{name} line {node.lineno}: {node.value.id}.{node.attr}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr")
+              and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id in aliases):
+            found.append(f"{name} line {node.lineno}: {node.func.id}({node.args[0].id}, ...)")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("grader"):
+            found.extend(f"{name} line {node.lineno}: from {node.module} import {alias.name}"
+                         for alias in node.names
+                         if private(alias.name) and f"{node.module}.{alias.name}" not in MODULES)
+    return found
+
+
+def test_private_reach_is_detected():
+    tree = ast.parse("from grader.grading import worker\nworker._GRADER.settings = {}\n"
+                     "setattr(worker, 'x', 1)\nfrom grader.grading.worker import _GRADER\n")
+    assert len(private_reach("grader.grading.batch", tree)) == 3
+
+
+def test_no_module_touches_another_modules_private_names():
+    found = [place for name, path in MODULES.items() for place in private_reach(name, ast.parse(path.read_text()))]
     assert not found, "reaching into another module's private state:\n" + "\n".join(found)
 
 
-LIGHT_MODULES = ["grader", "grader.course", "grader.grading.cli", "grader.grading.batch", "grader.grading.worker",
-                 "grader.grading.isolation.sandbox", "grader.grading.isolation.launcher"]
+# every engine module (the command line, the batch, the sandbox...) and the light student-side ones
+LIGHT_MODULES = ["grader", "grader.course", "grader.quiet",
+                 *sorted(name for name in MODULES if name.startswith(ENGINE))]
 
 
 def test_engine_modules_import_without_tensorflow():
@@ -191,7 +212,10 @@ def test_installed_without_a_checkout_the_command_line_says_what_to_set(installe
 
 @pytest.mark.slow
 def test_installed_with_gan_course_root_finds_the_course(installed):
-    code = "from grader import course\nprint(course.solutions_dir())\nprint(len(course.read_assignment()))"
+    code = ("import grader\nfrom grader import course\nprint(grader.__file__)\nprint(course.solutions_dir())\n"
+            "print(len(course.read_assignment()))")
     result = run_installed(installed, code, GAN_COURSE_ROOT=str(PACKAGE.parent))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split()[0] == str(PACKAGE.parent / "solutions") and int(result.stdout.split()[1]) >= 6
+    package_file, solutions, notebooks = result.stdout.split()
+    assert package_file == str(installed / "grader" / "__init__.py"), "the checkout's package was imported instead"
+    assert solutions == str(PACKAGE.parent / "solutions") and int(notebooks) >= 6

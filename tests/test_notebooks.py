@@ -15,7 +15,7 @@ from grader import course
 from grader.exercises import EXERCISES, graded_cells, reference_folder, student_folder
 
 REPO = course.course_root()
-SOLUTIONS_DIR, STUDENT_DIR = reference_folder(), student_folder()
+REFERENCE, STUDENT = reference_folder(), student_folder()
 BIN = Path(sys.executable).parent
 EXERCISE_NOTEBOOKS = list(EXERCISES.values())
 
@@ -31,14 +31,14 @@ def all_notebooks():
 
 @pytest.mark.slow
 def test_solutions_pass_all_tests():
-    result = nbgrader("validate", *[str(SOLUTIONS_DIR / name) for name in EXERCISE_NOTEBOOKS])
+    result = nbgrader("validate", *[str(REFERENCE / name) for name in EXERCISE_NOTEBOOKS])
     output = result.stdout + result.stderr
     assert output.count("Success! Your notebook passes all the tests.") == len(EXERCISE_NOTEBOOKS), output[-4000:]
 
 
 @pytest.mark.slow
 def test_student_versions_fail_every_test():
-    result = nbgrader("validate", "--invert", *[str(STUDENT_DIR / name) for name in EXERCISE_NOTEBOOKS])
+    result = nbgrader("validate", "--invert", *[str(STUDENT / name) for name in EXERCISE_NOTEBOOKS])
     output = result.stdout + result.stderr
     assert output.count("Success! The notebook does not pass any tests.") == len(EXERCISE_NOTEBOOKS), output[-4000:]
 
@@ -50,7 +50,7 @@ def test_student_versions_are_a_fresh_generation(tmp_path):
     shutil.copytree(REPO / "solutions", tmp_path / "solutions")
     result = nbgrader("generate_assignment", "gan", "--force", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    fresh_dir, committed_dir = tmp_path / "notebooks" / "gan", STUDENT_DIR
+    fresh_dir, committed_dir = tmp_path / "notebooks" / "gan", STUDENT
     fresh = sorted(p.name for p in fresh_dir.glob("*.ipynb"))
     committed = sorted(p.name for p in committed_dir.glob("*.ipynb"))
     assert fresh == committed, "notebooks/gan has missing or extra notebooks"
@@ -70,7 +70,7 @@ def test_notebook_has_no_outputs(path):
 @pytest.mark.parametrize("name", EXERCISE_NOTEBOOKS)
 def test_test_cells_follow_the_house_style(name):
     """Docstring first; only statements that return None (never a number, which nbgrader reads as partial credit)."""
-    cells = graded_cells(SOLUTIONS_DIR / name)
+    cells = graded_cells(REFERENCE / name)
     assert cells, f"{name} has no graded test cell"
     for grade_id, source, points in cells:
         body = ast.parse(source).body
@@ -89,17 +89,17 @@ def test_test_cells_follow_the_house_style(name):
 
 @pytest.mark.parametrize("name", EXERCISE_NOTEBOOKS)
 def test_each_exercise_has_visible_and_hidden_tests_and_points_in_the_title(name):
-    cells = graded_cells(SOLUTIONS_DIR / name)
+    cells = graded_cells(REFERENCE / name)
     assert any("BEGIN HIDDEN TESTS" not in source for _, source, _ in cells), f"{name} needs a fully visible test"
     assert any("BEGIN HIDDEN TESTS" in source for _, source, _ in cells), f"{name} needs hidden tests"
-    title = nbformat.read(str(SOLUTIONS_DIR / name), as_version=4).cells[0].source.splitlines()[0]
+    title = nbformat.read(str(REFERENCE / name), as_version=4).cells[0].source.splitlines()[0]
     total = sum(points for _, _, points in cells)
     assert re.search(rf"\({total:g} points?\)", title), f"{name}: title {title!r} should state the {total:g} points"
 
 
 @pytest.mark.parametrize("function,name", EXERCISES.items())
 def test_student_stub_says_what_to_write(function, name):
-    notebook = nbformat.read(str(STUDENT_DIR / name), as_version=4)
+    notebook = nbformat.read(str(STUDENT / name), as_version=4)
     (cell,) = [c for c in notebook.cells if course.grade_id(c) == function]
     assert f"def {function}(" in cell.source and "raise NotImplementedError()" in cell.source
     assert '"""' in cell.source, "the stub keeps the docstring that explains arguments and return values"

@@ -10,15 +10,15 @@ from grader.course import mnist_dir
 from grader.exercises import EXERCISES, load_functions, reference_folder
 from grader.quiet import quiet
 
-SOLUTIONS_DIR = reference_folder()
+REFERENCE = reference_folder()
 
-NOTEBOOK = SOLUTIONS_DIR / "06_train_gan.ipynb"
+NOTEBOOK = REFERENCE / "06_train_gan.ipynb"
 TINY = {"train_images": 500, "epochs": 1, "n_samples": 50}
 
 
 @pytest.fixture(scope="module")
 def fns():
-    return load_functions(SOLUTIONS_DIR)
+    return load_functions(REFERENCE)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def run_notebook(workdir, parameters, env_overrides):
 def test_notebook_runs_headless_with_the_students_own_functions(tmp_path):
     """Under CI the notebook trains the tiny configuration on the exercise notebooks next to it."""
     for notebook in EXERCISES.values():  # a student's folder: the five exercise notebooks, done
-        shutil.copy(SOLUTIONS_DIR / notebook, tmp_path / notebook)
+        shutil.copy(REFERENCE / notebook, tmp_path / notebook)
     output_dir = tmp_path / "run"
     executed = run_notebook(
         tmp_path, {"output_dir": str(output_dir)}, {"CI": "true", "GAN_COURSE_CACHE": str(tmp_path / "no_cache")}
@@ -90,7 +90,7 @@ def test_unfinished_exercise_gives_a_short_message_naming_the_notebook(tmp_path)
     import papermill
 
     for notebook in EXERCISES.values():
-        shutil.copy(SOLUTIONS_DIR / notebook, tmp_path / notebook)
+        shutil.copy(REFERENCE / notebook, tmp_path / notebook)
     (tmp_path / EXERCISES["model_loss"]).unlink()
     with pytest.raises(papermill.PapermillExecutionError) as failure:
         run_notebook(tmp_path, {"output_dir": str(tmp_path / "run")}, {"CI": "true"})

@@ -103,7 +103,7 @@ def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, m
     root = course.course_root()
     settings = GradingSettings(
         work_root=str(work_root), timeout=timeout, notebook_limit=notebook_limit, memory_mb=memory_mb,
-        assignment=source_notebooks, uid_base=uid_base, warm_kernels=warm_kernels, skip_ungraded=skip_ungraded,
+        source_notebooks=source_notebooks, uid_base=uid_base, warm_kernels=warm_kernels, skip_ungraded=skip_ungraded,
         hide=paths_to_hide([course.solutions_dir(), root / ".git", root / "tests", out, submitted], work_root),
     )
     log(f"Grading {len(jobs)} student(s) of '{assignment}' with {workers} worker(s); "
@@ -127,7 +127,7 @@ def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, m
                                             internal_error=f"the grading worker died: {error}")
                 if student.internal_error:
                     reason = "internal grader error: " + student.internal_error.strip().splitlines()[-1]
-                    student = StudentResult.failed(job, reason, source_notebooks)
+                    student = StudentResult.all_zero(job, reason, source_notebooks)
                 publish(student, out)
                 results.append(student)
                 log(progress_line(done, len(jobs), student))

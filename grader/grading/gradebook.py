@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 
 from grader.course import COURSE_ID
-from grader.grading.records import NotebookResult, StudentResult, TestScore
+from grader.grading.records import CellScore, NotebookResult, StudentResult
 
 GRADES_COLUMNS = ["student_id", "assignment_id", "notebook_id", "grade_id", "score", "max_score"]
 
@@ -29,7 +29,7 @@ def open_gradebook(path):
             yield gradebook
 
 
-def open_submission(gradebook, student_id, assignment_id, timestamp=None):
+def ensure_submission(gradebook, student_id, assignment_id, timestamp=None):
     """Make sure the gradebook has the student and their submission of the assignment."""
     gradebook.update_or_create_student(student_id)
     extra = {"timestamp": timestamp} if timestamp else {}
@@ -41,7 +41,7 @@ def apply_student_result(gradebook, student: StudentResult):
     from nbgrader.api import MissingEntry
 
     student_id, assignment_id = student.student_id, student.assignment_id
-    open_submission(gradebook, student_id, assignment_id, student.timestamp)
+    ensure_submission(gradebook, student_id, assignment_id, student.timestamp)
     for notebook_id, result in student.notebooks.items():
         for grade_id, test in result.tests.items():
             grade = gradebook.find_grade(grade_id, notebook_id, assignment_id, student_id)
@@ -64,7 +64,7 @@ def read_student_results(path):
                 notebooks = {}
                 for notebook in submission.notebooks:
                     notebooks[notebook.name] = NotebookResult(
-                        tests={grade.name: TestScore(grade.score, grade.max_score) for grade in notebook.grades},
+                        tests={grade.name: CellScore(grade.score, grade.max_score) for grade in notebook.grades},
                         comments={comment.name: comment.auto_comment for comment in notebook.comments},
                     )
                 students.append(StudentResult(

@@ -1,9 +1,9 @@
 """Typed records that travel through a grading run: settings, jobs, scores and results.
 
 The batch (grader.grading.batch) builds :class:`GradingSettings` and one :class:`StudentJob`
-per student folder; a worker (grader.grading.worker) returns a :class:`StudentResult`;
-``grades.csv``, the gradebook (grader.grading.gradebook) and ``report.json`` are all
-written from these records, and nothing else builds them.
+per student folder; a worker (grader.grading.worker) returns a :class:`StudentResult`, and
+the gradebook module reads them back from a gradebook when shards are merged. The gradebook,
+``grades.csv`` (from the gradebook) and ``report.json`` are all written from these records.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class GradingSettings:
     timeout: int  # seconds per cell
     notebook_limit: int  # seconds per notebook, and for its clean-room re-check
     memory_mb: int
-    assignment: dict[str, SourceNotebook]  # the source notebooks, by notebook id
+    source_notebooks: dict[str, SourceNotebook]  # the assignment's notebooks in solutions/, by notebook id
     uid_base: int
     hide: list[str]  # folders the student's code must not see
     warm_kernels: bool = True
@@ -49,8 +49,8 @@ class GradingSettings:
 
 
 @dataclass
-class TestScore:
-    """A graded test cell's score; ``reason`` says why it is below ``max_score``."""
+class CellScore:
+    """The score of one graded test cell; ``reason`` says why it is below ``max_score``."""
 
     score: float
     max_score: float
@@ -65,16 +65,15 @@ class NotebookResult:
 
     status: str = "graded"  # graded, missing, unreadable, crashed or internal error
     problems: list[str] = field(default_factory=list)
-    tests: dict[str, TestScore] = field(default_factory=dict)  # by grade_id
+    tests: dict[str, CellScore] = field(default_factory=dict)  # by grade_id
     comments: dict[str, str] = field(default_factory=dict)  # nbgrader's answer-cell comments, by grade_id
-    flags: list[str] = field(default_factory=list)  # code worth a human look (moved to the student)
     autograded: str | None = None  # the executed notebook, once published
     feedback: str | None = None  # the feedback page, once published
 
     def zero_tests(self, notebook: SourceNotebook, reason: str) -> None:
         """Score every test of ``notebook`` 0, for ``reason``."""
         for test in notebook.tests:
-            self.tests[test.grade_id] = TestScore(0.0, test.points, reason)
+            self.tests[test.grade_id] = CellScore(0.0, test.points, reason)
 
 
 @dataclass
@@ -91,10 +90,10 @@ class StudentResult:
     internal_error: str | None = None  # a traceback when the grader itself failed
 
     @classmethod
-    def failed(cls, job: StudentJob, reason: str, assignment: dict[str, SourceNotebook]) -> StudentResult:
-        """A row of zeros for a student the grader itself could not handle."""
+    def all_zero(cls, job: StudentJob, reason: str, source_notebooks: dict[str, SourceNotebook]) -> StudentResult:
+        """Every test of every notebook at zero, for a student the grader itself could not handle."""
         notebooks = {}
-        for notebook_id, notebook in assignment.items():
+        for notebook_id, notebook in source_notebooks.items():
             notebooks[notebook_id] = NotebookResult(status="internal error", problems=[reason])
             notebooks[notebook_id].zero_tests(notebook, reason)
         return cls(job.student_id, job.assignment_id, notebooks=notebooks)

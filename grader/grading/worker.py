@@ -30,12 +30,12 @@ from grader.grading.isolation import launcher, sandbox
 from grader.grading.isolation.cleanroom import CleanRoom
 from grader.grading.isolation.warmkernel import Zygote
 from grader.grading.records import (
+    CellScore,
     CourseTemplate,
     GradingSettings,
     NotebookResult,
     StudentJob,
     StudentResult,
-    TestScore,
 )
 
 LOG = logging.getLogger("grader.worker")
@@ -82,7 +82,7 @@ class StudentGrader:
 
     def __init__(self, settings: GradingSettings):
         self.settings = settings
-        self.assignment = settings.assignment  # {notebook_id: SourceNotebook}
+        self.source_notebooks = settings.source_notebooks  # {notebook_id: SourceNotebook}
         self.template = None  # CourseTemplate, set by use_template() once the batch has built it
         self.config = nbgrader_bridge.load_config(**{
             "Execute.timeout": settings.timeout,
@@ -151,18 +151,16 @@ class StudentGrader:
         paths = self.prepare_folders(job)
         student = StudentResult(job.student_id, job.assignment_id, timestamp=paths["timestamp"],
                                 isolation_note=self.isolation_note)
-        self.open_submission(paths, job)
+        self.ensure_submission(paths, job)
         try:
-            for notebook_id in sorted(self.assignment):
-                student.notebooks[notebook_id] = self.grade_notebook(paths, job, notebook_id)
+            for notebook_id in sorted(self.source_notebooks):
+                student.notebooks[notebook_id], flags = self.grade_notebook(paths, job, notebook_id)
+                student.flags.extend(flags)
         finally:
             self.stop_student_processes()
         self.publish_notebooks(paths, student)
         self.save_scores(paths, student)
         self.generate_feedback(paths, job, student)
-        for result in student.notebooks.values():
-            student.flags.extend(result.flags)
-            result.flags = []
         student.seconds = round(time.monotonic() - started, 2)
         return student
 
@@ -195,7 +193,7 @@ class StudentGrader:
     def copy_submission(self, source, target):
         """Copy the known notebooks (and timestamp.txt) only: a submitted grader/ or numpy.py
         must not shadow the real packages in the kernel's working folder."""
-        for notebook_id in self.assignment:
+        for notebook_id in self.source_notebooks:
             path = source / f"{notebook_id}.ipynb"
             if path.is_file():
                 shutil.copyfile(path, target / path.name)
@@ -205,33 +203,33 @@ class StudentGrader:
             return stamp.read_text().strip() or None
         return None
 
-    def open_submission(self, paths, job: StudentJob):
+    def ensure_submission(self, paths, job: StudentJob):
         with gradebook.open_gradebook(paths["course"] / "gradebook.db") as private:
-            gradebook.open_submission(private, job.student_id, job.assignment_id)
+            gradebook.ensure_submission(private, job.student_id, job.assignment_id)
 
     # ------------------------------------------------------------------ one notebook
-    def grade_notebook(self, paths, job: StudentJob, notebook_id) -> NotebookResult:
-        source = self.assignment[notebook_id]
+    def grade_notebook(self, paths, job: StudentJob, notebook_id) -> tuple[NotebookResult, list[str]]:
+        """The notebook's result, and the flags its code raised (for a human look)."""
+        source_notebook = self.source_notebooks[notebook_id]
         result = NotebookResult()
         submitted = paths["submitted"] / f"{notebook_id}.ipynb"
         notebook, problem = self.read_submission(submitted)
         if problem:
             result.status, result.problems = problem[0], [problem[1]]
-            result.zero_tests(source, problem[1])
+            result.zero_tests(source_notebook, problem[1])
             self.write_placeholder(paths, notebook_id, None, problem[1])
-            return result
-        result.flags = [f"{notebook_id} cell {index}: {reason}"
-                        for index, reason in integrity.scan_notebook(notebook)]
+            return result, []
+        flags = [f"{notebook_id} cell {index}: {reason}" for index, reason in integrity.scan_notebook(notebook)]
         result.problems.extend(restored_cells(notebook, self.release_notebook(notebook_id)))
-        if not source.tests:  # e.g. the training notebook: nothing to score
-            return self.run_ungraded(paths, job, notebook_id, notebook, result)
+        if not source_notebook.tests:  # e.g. the training notebook: nothing to score
+            return self.run_ungraded(paths, job, notebook_id, notebook, result), flags
         nbgrader_scores = self.run_nbgrader(paths, job, notebook_id, result)
         if not (paths["results"] / f"{notebook_id}.ipynb").exists():
             self.write_placeholder(paths, notebook_id, notebook, result.problems[-1])
-        verdicts = self.run_cleanroom(paths, source, notebook)
-        self.reconcile(source, nbgrader_scores, verdicts, result)
+        verdicts = self.run_cleanroom(paths, source_notebook, notebook)
+        self.reconcile(source_notebook, nbgrader_scores, verdicts, result)
         self.annotate(paths["results"] / f"{notebook_id}.ipynb", result)
-        return result
+        return result, flags
 
     def run_ungraded(self, paths, job, notebook_id, notebook, result):
         """A notebook without graded tests: run by nbgrader for the feedback (unless
@@ -296,12 +294,12 @@ class StudentGrader:
             comments = {comment.name: comment.auto_comment for comment in notebook.comments}
         return {"scores": scores, "comments": comments}
 
-    def run_cleanroom(self, paths, source, notebook):
-        """The clean room's verdicts on ``notebook``'s answers, under the tests of ``source``."""
+    def run_cleanroom(self, paths, source_notebook, notebook):
+        """The clean room's verdicts on ``notebook``'s answers, under the tests of ``source_notebook``."""
         code_cells = course.cells_by_grade_id(notebook.cells, where=course.is_code)
         answers = {grade_id: cell.source for grade_id, cell in code_cells.items()}
         cells = []
-        for cell in source.cells:
+        for cell in source_notebook.cells:
             item = {"kind": cell.kind, "grade_id": cell.grade_id, "source": cell.source}
             if cell.kind == "answer":
                 item["source"] = answers.get(cell.grade_id, "")
@@ -328,7 +326,7 @@ class StudentGrader:
             pass
         self.cleanroom = CleanRoom(log_path=str(self.work_root / f"cleanroom-{os.getpid()}.log"))
 
-    def reconcile(self, source, nbgrader, verdicts, result: NotebookResult):
+    def reconcile(self, source_notebook, nbgrader, verdicts, result: NotebookResult):
         """Score per test = min(nbgrader's, the clean room's), with the reason if lowered."""
         records = verdicts["records"]
         tests = {r["test"]: r for r in records if "test" in r}
@@ -341,7 +339,7 @@ class StudentGrader:
         result.comments = nbgrader["comments"]
         if setup_error:
             result.problems.append(f"grader problem: a setup cell failed in the clean room ({setup_error})")
-        for test in source.tests:
+        for test in source_notebook.tests:
             auto = nbgrader["scores"].get(test.grade_id)
             nb_score = float(auto) if auto is not None else 0.0
             verdict = tests.get(test.grade_id)
@@ -363,7 +361,7 @@ class StudentGrader:
                           "the answer cell alone passes: another cell of the notebook interferes")
             elif score < test.points:
                 reason = "failed" + (f": {why}" if why else "")
-            result.tests[test.grade_id] = TestScore(score, test.points, reason, nbgrader=auto,
+            result.tests[test.grade_id] = CellScore(score, test.points, reason, nbgrader=auto,
                                                     cleanroom="passed" if clean_ok else "failed")
 
     @staticmethod

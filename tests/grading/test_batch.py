@@ -267,6 +267,17 @@ def test_merge_combines_shards_and_refuses_duplicates(graded, tmp_path):
         merge_shards([graded["out"], graded["out"]], tmp_path / "twice")
 
 
-def test_report_json_is_written(graded):
+def test_report_json_is_written_with_the_same_keys_for_every_student(graded):
     report = json.loads((graded["out"] / "report.json").read_text())
     assert report["graded"] == len(graded["students"]) + 1
+    student_keys = {"student_id", "assignment_id", "timestamp", "notebooks", "flags", "isolation_note", "seconds",
+                    "internal_error"}
+    notebook_keys = {"status", "problems", "tests", "comments", "autograded", "feedback"}
+    test_keys = {"score", "max_score", "reason", "nbgrader", "cleanroom"}
+    for student in report["students"]:
+        assert set(student) == student_keys, student["student_id"]
+        for notebook in student["notebooks"].values():
+            assert set(notebook) == notebook_keys, student["student_id"]
+            assert all(set(test) == test_keys for test in notebook["tests"].values()), student["student_id"]
+    control = next(s for s in report["students"] if s["student_id"] == "control")
+    assert control["internal_error"] is None and control["seconds"] > 0

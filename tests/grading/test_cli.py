@@ -35,7 +35,7 @@ def test_the_commands_and_their_flags_are_the_documented_ones():
 
 def test_autograde_defaults_are_unchanged():
     args = cli.parser().parse_args(["autograde", "SUBMITTED", "--out", "OUT"])
-    assert (args.memory_mb, args.assignment, args.workers, args.timeout) == (4096, course.ASSIGNMENT, None, None)
+    assert (args.memory_mb, args.assignment, args.workers, args.timeout) == (4096, "gan", None, None)
     assert not (args.keep_work or args.skip_ungraded or args.cold_kernels)
 
 

@@ -8,12 +8,18 @@ from grader.grading import demo
 INPUTS = "01_model_inputs"
 
 
+def marked_release(folder):
+    """A copy of the student notebooks whose first cell says it was made for the test."""
+    folder.mkdir()
+    for path in student_folder().glob("*.ipynb"):
+        notebook = nbformat.read(str(path), as_version=4)
+        notebook.cells.insert(0, nbformat.v4.new_markdown_cell("a release made for this test"))
+        nbformat.write(notebook, str(folder / path.name))
+    return folder
+
+
 def test_submissions_start_from_the_release_folder_given(tmp_path):
-    release = tmp_path / "release"
-    release.mkdir()
-    notebook = nbformat.read(str(student_folder() / f"{INPUTS}.ipynb"), as_version=4)
-    notebook.cells.insert(0, nbformat.v4.new_markdown_cell("a release made for this test"))
-    nbformat.write(notebook, str(release / f"{INPUTS}.ipynb"))
+    release = marked_release(tmp_path / "release")
     answers = {INPUTS: {"model_inputs": "def model_inputs(real_dim, z_dim):\n    return 1, 2\n"}}
     folder = demo.write_submission(tmp_path / "class", "ada", answers, release=release)
     written = nbformat.read(str(folder / f"{INPUTS}.ipynb"), as_version=4)
@@ -22,8 +28,12 @@ def test_submissions_start_from_the_release_folder_given(tmp_path):
 
 
 def test_every_demo_student_is_written_from_the_given_release(tmp_path):
-    students = demo.demo_class(demo.reference_answers(), release=student_folder())
+    students = demo.demo_class(demo.reference_answers(), release=marked_release(tmp_path / "release"))
     assert len(students) == 10
     for student_id, _, write in students:
-        write(tmp_path)
-        assert sorted(p.stem for p in (tmp_path / student_id / course.ASSIGNMENT).glob("*.ipynb"))
+        write(tmp_path / "class")
+        written = sorted((tmp_path / "class" / student_id / course.ASSIGNMENT).glob("*.ipynb"))
+        assert written, student_id
+        for path in written:
+            first = nbformat.read(str(path), as_version=4).cells[0].source
+            assert first == "a release made for this test", f"{student_id}/{path.name} starts with {first[:40]!r}"

@@ -5,8 +5,7 @@ import pytest
 
 from grader import course
 from grader.grading import gradebook
-from grader.grading.records import NotebookResult, StudentJob, StudentResult, to_json
-from grader.grading.records import TestScore as Score  # (not a pytest class)
+from grader.grading.records import CellScore, NotebookResult, StudentJob, StudentResult, to_json
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +15,7 @@ def assignment():
 
 def test_a_failed_student_gets_every_test_at_zero_with_the_reason(assignment):
     job = StudentJob("ada", course.ASSIGNMENT, "/nowhere", index=0)
-    result = StudentResult.failed(job, "internal grader error: boom", assignment)
+    result = StudentResult.all_zero(job, "internal grader error: boom", assignment)
     assert set(result.notebooks) == set(assignment)
     score, maximum = result.totals()
     assert score == 0 and maximum == sum(notebook.max_score for notebook in assignment.values()) > 0
@@ -28,14 +27,14 @@ def test_a_failed_student_gets_every_test_at_zero_with_the_reason(assignment):
 
 def test_totals_and_problems_add_up_over_notebooks():
     student = StudentResult("ada", "gan", notebooks={
-        "a": NotebookResult(tests={"t1": Score(1, 2), "t2": Score(3, 3)}, problems=["x"]),
-        "b": NotebookResult(tests={"t3": Score(0, 5)}, problems=["y", "z"]),
+        "a": NotebookResult(tests={"t1": CellScore(1, 2), "t2": CellScore(3, 3)}, problems=["x"]),
+        "b": NotebookResult(tests={"t3": CellScore(0, 5)}, problems=["y", "z"]),
     })
     assert student.totals() == (4, 10) and student.problem_count() == 3
 
 
 def test_records_are_written_as_plain_json():
-    student = StudentResult("ada", "gan", notebooks={"a": NotebookResult(tests={"t": Score(1.0, 2.0, "why")})})
+    student = StudentResult("ada", "gan", notebooks={"a": NotebookResult(tests={"t": CellScore(1.0, 2.0, "why")})})
     data = json.loads(to_json({"students": [student]}))
     test = data["students"][0]["notebooks"]["a"]["tests"]["t"]
     assert test == {"score": 1.0, "max_score": 2.0, "reason": "why", "nbgrader": None, "cleanroom": None}
@@ -48,7 +47,7 @@ def test_a_result_goes_into_a_gradebook_and_comes_back(tmp_path, assignment):
     database = tmp_path / "gradebook.db"
     generate_release(tmp_path / "release", database)
     notebook_id = next(n for n, notebook in assignment.items() if notebook.tests)
-    tests = {test.grade_id: Score(test.points / 2, test.points) for test in assignment[notebook_id].tests}
+    tests = {test.grade_id: CellScore(test.points / 2, test.points) for test in assignment[notebook_id].tests}
     sent = StudentResult("ada", course.ASSIGNMENT, notebooks={notebook_id: NotebookResult(tests=tests)})
     with gradebook.open_gradebook(database) as book:
         gradebook.apply_student_result(book, sent)
