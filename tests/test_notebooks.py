@@ -1,5 +1,6 @@
 """The notebooks themselves: solutions pass, stubs fail, students' copies match their source, hygiene."""
 import ast
+import base64
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import pytest
 
 from grader import course
 from grader.exercises import EXERCISES, graded_cells, reference_folder, student_folder
+from grader.grading.nbgrader_bridge import IMAGE_LINK
 
 REPO = course.course_root()
 REFERENCE, STUDENT = reference_folder(), student_folder()
@@ -45,11 +47,11 @@ def test_student_versions_fail_every_test():
 
 @pytest.mark.slow
 def test_student_versions_are_a_fresh_generation(tmp_path):
-    """notebooks/ is what `nbgrader generate_assignment` makes of solutions/: regenerate, never hand-edit."""
-    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
-    shutil.copytree(REPO / "solutions", tmp_path / "solutions")
-    result = nbgrader("generate_assignment", "gan", "--force", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    """notebooks/ is what `python -m grader generate` makes of solutions/ and assets/ (nbgrader's
+    generate_assignment, figures embedded): regenerate, never hand-edit."""
+    from grader.grading.nbgrader_bridge import generate_student_version
+
+    generate_student_version(release_root=tmp_path / "notebooks")
     fresh_dir, committed_dir = tmp_path / "notebooks" / "gan", STUDENT
     fresh = sorted(p.name for p in fresh_dir.glob("*.ipynb"))
     committed = sorted(p.name for p in committed_dir.glob("*.ipynb"))
@@ -111,6 +113,31 @@ def test_every_figure_a_notebook_shows_exists(path):
     notebook = nbformat.read(str(path), as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
-            for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", cell.source):
-                if "://" not in target:
+            for _, target in IMAGE_LINK.findall(cell.source):
+                if target.startswith("attachment:"):
+                    data = cell.get("attachments", {}).get(target.partition(":")[2], {}).get("image/png", "")
+                    assert base64.b64decode(data).startswith(b"\x89PNG"), f"{path.name}: attachment {target} is missing"
+                elif "://" not in target:
                     assert (path.parent / target).is_file(), f"{path.name} shows {target}, which does not exist"
+
+
+def test_figure_links_with_brackets_in_their_alt_text_are_seen():
+    source = "![tanh, and pixels in [-1, 1]](../../assets/tanh.png) and ![plain](a.png)"
+    assert [target for _, target in IMAGE_LINK.findall(source)] == ["../../assets/tanh.png", "a.png"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in STUDENT.glob("*.ipynb")))
+def test_a_student_notebook_alone_carries_all_its_figures(name, tmp_path):
+    """Copied away from the repository (an assignment folder alone, one downloaded file), a
+    student notebook still shows every figure: they are embedded, and so is the feedback page."""
+    from nbconvert import HTMLExporter
+
+    shutil.copy(STUDENT / name, tmp_path / name)
+    notebook = nbformat.read(str(tmp_path / name), as_version=4)
+    shown = [target for cell in notebook.cells if cell.cell_type == "markdown"
+             for _, target in IMAGE_LINK.findall(cell.source)]
+    assert all(target.startswith("attachment:") for target in shown), f"{name} links to files: {shown}"
+    html, _ = HTMLExporter().from_notebook_node(notebook)
+    sources = re.findall(r'<img[^>]*\bsrc="([^"]*)"', html)
+    assert len(sources) == len(shown) and all(src.startswith("data:image/png;base64,") for src in sources), (
+        f"{name}: the HTML shows {[src[:40] for src in sources]}")

@@ -5,9 +5,12 @@ Everything nbgrader-specific that the engine needs goes through here: loading
 converter (generate_assignment, autograde, generate_feedback) in this process with its
 errors collected, and regenerating the committed student notebooks.
 """
+import base64
 import contextlib
 import logging
+import mimetypes
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -123,16 +126,18 @@ def generate_student_version(assignment=course.ASSIGNMENT, release_root=None):
     """`python -m grader generate`: regenerate notebooks/<assignment>/ from solutions/<assignment>/.
 
     nbgrader writes into a scratch folder first, so a failure leaves the committed student
-    notebooks alone. The output is deterministic: notebooks are rewritten the way nbformat
-    writes them (sorted keys), permissions are fixed, and nbgrader's gradebook stays in the
-    scratch folder, so the repository gains no gradebook.db.
+    notebooks alone. Each figure a notebook shows is embedded in it (:func:`embed_figures`).
+    The output is deterministic: notebooks are rewritten the way nbformat writes them (sorted
+    keys), permissions are fixed, and nbgrader's gradebook stays in the scratch folder, so the
+    repository gains no gradebook.db.
     """
     target = Path(release_root or course.release_dir()) / assignment
+    source_folder = course.solutions_dir() / assignment
     with tempfile.TemporaryDirectory(prefix="gan-generate-") as scratch:
         release = Path(scratch) / "release"
         generate_release(release, Path(scratch) / "gradebook.db", assignment)
         for path in sorted((release / assignment).glob("*.ipynb")):
-            normalise_notebook_file(path)
+            finish_student_notebook(path, source_folder)
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(release / assignment, target)
@@ -141,8 +146,40 @@ def generate_student_version(assignment=course.ASSIGNMENT, release_root=None):
     return sorted(target.glob("*.ipynb"))
 
 
-def normalise_notebook_file(path):
-    """Rewrite a notebook the way nbformat writes it, so regenerating gives identical bytes."""
-    notebook = nbformat.read(str(path), as_version=4)
+IMAGE_LINK = re.compile(r"(!\[(?:[^\[\]]|\[[^\[\]]*\])*\]\()([^)\s]+)")  # ![alt, maybe [with] brackets](target
+
+
+def embed_figures(notebook, source_folder, name="notebook"):
+    """Make each local image that a markdown cell shows an attachment of that cell.
+
+    A student notebook then shows its figures wherever it is opened: from the assignment
+    folder alone (nbgrader's release and fetch), as one downloaded file, in JupyterLab served
+    from anywhere, and in the feedback page. The image files (``assets/``, drawn by
+    ``assets/make_figures.py``) stay the one source; links are resolved from ``source_folder``.
+    """
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+
+        def attach(match, cell=cell):
+            target = match.group(2)
+            if "://" in target or target.startswith(("attachment:", "data:")):
+                return match.group(0)
+            path = (Path(source_folder) / target).resolve()
+            if not path.is_file():
+                raise FileNotFoundError(f"{name} shows {target}, but {path} does not exist: "
+                                        "draw the figures with `make figures`, or fix the link.")
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            cell.setdefault("attachments", {})[path.name] = {mime: base64.b64encode(path.read_bytes()).decode("ascii")}
+            return f"{match.group(1)}attachment:{path.name}"
+
+        cell.source = IMAGE_LINK.sub(attach, cell.source)
+    return notebook
+
+
+def finish_student_notebook(path, source_folder):
+    """Embed the figures of a freshly generated student notebook and rewrite it the way
+    nbformat writes it, so regenerating gives identical bytes."""
+    notebook = embed_figures(nbformat.read(str(path), as_version=4), source_folder, Path(path).name)
     text = nbformat.writes(notebook)
     Path(path).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")

@@ -209,6 +209,11 @@ def test_lowered_scores_are_explained_in_the_feedback(graded):
     assert "failed the clean re-check" in html
 
 
+def test_feedback_pages_show_the_figures_embedded(graded):
+    html = (graded["out"] / "feedback" / "control" / "gan" / f"{GENERATOR}.html").read_text()
+    assert html.count("data:image/png;base64,") >= 2 and "../../assets" not in html
+
+
 def test_huge_output_is_truncated_in_the_executed_notebook(graded):
     path = graded["out"] / "autograded" / "huge_output" / "gan" / f"{INPUTS}.ipynb"
     assert path.stat().st_size < 2_000_000
