@@ -8,6 +8,9 @@ cause.
 """
 import contextlib
 import inspect
+import os
+import sys
+import traceback
 
 import numpy as np
 
@@ -18,7 +21,18 @@ RTOL, ATOL = 1e-4, 1e-5
 
 
 class CheckFailed(AssertionError):
-    """A check found a mistake; the message is written for the student."""
+    """A check found a mistake; the message is written for the student.
+
+    IPython shows it through :meth:`_render_traceback_`: which check failed, the message and,
+    when the student's own code raised, where in their code; never the traceback through the
+    grader's code. It is still an error to nbgrader, so the test cell still scores 0.
+    """
+
+    def _render_traceback_(self):
+        try:
+            return render_failure(self)
+        except Exception:  # never hide a failure behind a rendering problem
+            return [f"CheckFailed: {self}"]
 
 
 def fail(what, expected=None, found=None, hint=None):
@@ -182,3 +196,39 @@ def _hint_for_error(error):
     if isinstance(error, NameError):
         return "a name is used before it is defined (a typo, or a variable from another cell?)."
     return None
+
+
+# ----------------------------------------------------------------------------- how a failure shows
+CHECKS_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+LIBRARY_FOLDERS = tuple({os.path.dirname(CHECKS_PACKAGE), sys.prefix, sys.base_prefix, sys.exec_prefix})
+
+
+def is_library_file(filename):
+    """True for the grader's own files and everything installed with Python (TensorFlow, NumPy...)."""
+    return os.path.abspath(filename).startswith(LIBRARY_FOLDERS)
+
+
+def failing_check(tb):
+    """Name of the public check function whose call ended in this traceback, or None."""
+    for frame, _ in traceback.walk_tb(tb):
+        if frame.f_code.co_filename.startswith(CHECKS_PACKAGE) and not frame.f_code.co_name.startswith("_"):
+            return frame.f_code.co_name
+    return None
+
+
+def student_frame(error):
+    """The last frame of the student's own code in the traceback of ``error`` (or None)."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if not is_library_file(frame.filename)]
+    return frames[-1] if frames else None
+
+
+def render_failure(failure):
+    """The lines a notebook shows for a CheckFailed: the check, the message, the student's line."""
+    check = failing_check(failure.__traceback__)
+    lines = [f"CheckFailed: checks.{check} found a problem" if check else "CheckFailed: a check found a problem"]
+    lines.extend(str(failure).splitlines())
+    cause = failure.__cause__ or failure.__context__
+    where = student_frame(cause) if cause is not None and not isinstance(cause, CheckFailed) else None
+    if where is not None:
+        lines.append(f"  in your code: {where.name}(), line {where.lineno}: {(where.line or '').strip()}")
+    return lines

@@ -214,6 +214,12 @@ def test_feedback_pages_show_the_figures_embedded(graded):
     assert html.count("data:image/png;base64,") >= 2 and "../../assets" not in html
 
 
+def test_feedback_shows_the_failed_check_as_a_message_not_a_traceback(graded):
+    html = (graded["out"] / "feedback" / "edited_tests" / "gan" / f"{INPUTS}.html").read_text()
+    assert "CheckFailed: checks.model_inputs" in html and "likely cause" in html
+    assert "grader/checks/" not in html and "_common.py" not in html
+
+
 def test_huge_output_is_truncated_in_the_executed_notebook(graded):
     path = graded["out"] / "autograded" / "huge_output" / "gan" / f"{INPUTS}.ipynb"
     assert path.stat().st_size < 2_000_000

@@ -67,3 +67,4 @@ def test_validate_says_ready_or_names_the_failing_test(tmp_path):
                                 capture_output=True, text=True, cwd=course.course_root())
         assert result.returncode == code and words in result.stdout, result.stdout + result.stderr
     assert "dtype" in result.stdout or "float32" in result.stdout
+    assert "CheckFailed: checks.model_inputs" in result.stdout and "grader/checks/" not in result.stdout
