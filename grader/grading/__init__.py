@@ -8,6 +8,7 @@
 - ``nbgrader_bridge``: nbgrader's config, course directories and converters; the student version.
 - ``integrity``: flags code that looks like an attempt to fool the grader.
 - ``demo``: a synthetic class, graded end to end.
+- ``feedback``: how a feedback page shows the graded notebook (hidden tests summarised).
 - ``isolation``: where student code runs: the sandbox, the kernel launcher, warm kernels and
   the clean room.
 

@@ -423,12 +423,15 @@ class StudentGrader:
     def generate_feedback(self, paths, job: StudentJob, student: StudentResult):
         from nbgrader.converters import GenerateFeedback
 
+        from grader.grading.feedback import feedback_preprocessors
+
         coursedir = nbgrader_bridge.course_directory(
             paths["course"], self.config, assignment_id=job.assignment_id, student_id=job.student_id,
             db_url=f"sqlite:///{paths['course'] / 'gradebook.db'}")
         with nbgrader_bridge.LogCapture() as log:
             try:
-                nbgrader_bridge.run_converter(GenerateFeedback, coursedir, self.config, log=log, force=True)
+                nbgrader_bridge.run_converter(GenerateFeedback, coursedir, self.config, log=log, force=True,
+                                              preprocessors=feedback_preprocessors())
             except Exception as error:
                 LOG.warning("feedback for %s failed: %s", job.student_id, error)
         for notebook_id, result in student.notebooks.items():

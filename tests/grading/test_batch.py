@@ -218,6 +218,9 @@ def test_feedback_shows_the_failed_check_as_a_message_not_a_traceback(graded):
     html = (graded["out"] / "feedback" / "edited_tests" / "gan" / f"{INPUTS}.html").read_text()
     assert "CheckFailed: checks.model_inputs" in html and "likely cause" in html
     assert "grader/checks/" not in html and "_common.py" not in html
+    assert "BEGIN HIDDEN TESTS" not in html and '<span class="n">model_inputs_dimensions</span>' not in html, (
+        "a hidden check's source shows on the feedback page")
+    assert "hidden tests: they run only when the notebook is graded" in html
 
 
 def test_huge_output_is_truncated_in_the_executed_notebook(graded):
