@@ -199,8 +199,9 @@ def _hint_for_error(error):
 
 
 # ----------------------------------------------------------------------------- how a failure shows
-CHECKS_PACKAGE = os.path.dirname(os.path.abspath(__file__))
-LIBRARY_FOLDERS = tuple({os.path.dirname(CHECKS_PACKAGE), sys.prefix, sys.base_prefix, sys.exec_prefix})
+CHECKS_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+LIBRARY_FOLDERS = tuple({os.path.dirname(CHECKS_PACKAGE[:-1]) + os.sep,
+                         *(os.path.join(prefix, "") for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix))})
 
 
 def is_library_file(filename):
