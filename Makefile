@@ -3,15 +3,22 @@
 #   make test       - set up, lint (ruff) and run the whole test suite (what CI runs)
 #   make test-fast  - lint and run the tests not marked slow (no class autograde, training or nbgrader runs),
 #                     on every core (pytest-xdist)
+#   make lab        - JupyterLab on the course (served from here, so nbgrader's Validate button works)
+#   make book       - the self-study book (Sphinx + MyST-NB) in book/_build/html, executed and cached
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
+# MathJax, served from disk by the book and inlined into feedback pages (no CDN): one file of the
+# pinned npm release, checked against the tarball's SHA-256.
+MATHJAX_VERSION := 3.2.2
+MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
+MATHJAX := $(VENV)/share/mathjax/tex-svg.js
 
-.PHONY: setup demo test test-fast lint generate figures lab clean
+.PHONY: setup demo test test-fast lint generate figures lab book clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(MATHJAX)
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +26,16 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+$(MATHJAX): | $(VENV)/.installed
+	rm -rf $(VENV)/share/mathjax.tmp && mkdir -p $(VENV)/share/mathjax.tmp
+	cd $(VENV)/share/mathjax.tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
+	echo "$(MATHJAX_SHA256)  $(VENV)/share/mathjax.tmp/mathjax-$(MATHJAX_VERSION).tgz" | sha256sum --check --quiet
+	tar -xzf $(VENV)/share/mathjax.tmp/mathjax-$(MATHJAX_VERSION).tgz -C $(VENV)/share/mathjax.tmp package/es5/tex-svg.js package/LICENSE
+	mkdir -p $(VENV)/share/mathjax
+	mv $(VENV)/share/mathjax.tmp/package/LICENSE $(VENV)/share/mathjax/LICENSE
+	mv $(VENV)/share/mathjax.tmp/package/es5/tex-svg.js $@
+	rm -rf $(VENV)/share/mathjax.tmp
 
 demo: setup
 	$(BIN)/python -m grader demo
@@ -38,8 +55,10 @@ generate: setup
 figures: setup
 	$(BIN)/python assets/make_figures.py
 
+# The server's root is the course directory (nbgrader's Validate needs it under the root); the
+# browser opens on the first notebook.
 lab: setup
-	$(BIN)/jupyter lab notebooks/gan
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/gan/01_model_inputs.ipynb
 
 clean:
 	rm -rf $(VENV) .cache demo gradebook.db
