@@ -12,13 +12,13 @@ HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # nbgrader'
 HIDDEN_NOTE = "# (hidden tests: they run only when the notebook is graded; their result is below)"
 
 
-def summarise_hidden_tests(source):
-    """``source`` with each hidden-test region, delimiters included, replaced by HIDDEN_NOTE."""
+def summarise_hidden_tests(source, note=HIDDEN_NOTE):
+    """``source`` with each hidden-test region, delimiters included, replaced by the one-line ``note``."""
     lines, hidden = [], False
     for line in source.split("\n"):
         if HIDDEN_BEGIN in line:
             hidden = True
-            lines.append(line[: len(line) - len(line.lstrip())] + HIDDEN_NOTE)
+            lines.append(line[: len(line) - len(line.lstrip())] + note)
         elif HIDDEN_END in line:
             hidden = False
         elif not hidden:
