@@ -254,7 +254,9 @@ def latent_vector():
 
 def leaky_relu():
     """ReLU vs leaky ReLU and their derivatives."""
-    alpha = 0.2  # exaggerated so the slope is visible; the course uses 0.01
+    # The slope the default training preset passes (grader/train.py, PRESETS["default"]); the
+    # exercises' generator and discriminator take alpha=0.01 as their default argument.
+    alpha = 0.2
     x = np.linspace(-3, 3, 601)
     fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 4.8), constrained_layout=True)
 
@@ -266,8 +268,9 @@ def leaky_relu():
     left.set_ylabel("output")
     left.set_ylim(-1, 3.1)
     left.legend(loc="upper left", frameon=False)
-    left.text(-2.9, 1.75, f"\u03b1 = {alpha} here so the slope\nis easy to see; the course\n"
-              "default is \u03b1 = 0.01", fontsize=11.5, color=GREY, va="center")
+    left.text(-2.9, 1.6, f"\u03b1 = {alpha}: the slope the\ntraining notebook's default\n"
+              "preset uses; the exercise\nfunctions' default argument\nis \u03b1 = 0.01",
+              fontsize=11.5, color=GREY, va="center")
 
     # derivatives: steps; draw each side separately so no vertical line joins them
     neg, pos = x[x < 0], x[x > 0]
