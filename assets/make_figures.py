@@ -8,7 +8,8 @@ It draws:
     latent_vector.png    one latent vector z of 100 uniform values in [-1, 1]
     leaky_relu.png       ReLU vs leaky ReLU and their derivatives
     tanh.png             tanh vs sigmoid, and pixel values 0..255 scaled to [-1, 1]
-    training_game.png    discriminator and generator losses as functions of D(G(z))
+    training_game.png    the generator's minimax and non-saturating losses, and their
+                         gradients, as functions of D's logit on a fake
     label_smoothing.png  one-sided label smoothing: targets and the loss it changes
     weight_sharing.png   one discriminator (one set of variables) applied to real and fake images
 
@@ -347,49 +348,64 @@ def tanh_figure():
 
 
 def training_game():
-    """Discriminator and generator losses as functions of D(G(z))."""
-    p = np.linspace(0.002, 0.998, 999)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 5.0), constrained_layout=True)
+    """The generator's two losses and their gradients as functions of D's logit on a fake."""
+    logit = np.linspace(-8, 4, 601)
+    softplus = np.logaddexp(0.0, logit)          # log(1 + e^l) = -log(1 - sigmoid(l))
+    d_fake = 1 / (1 + np.exp(-logit))            # D(G(z)) = sigmoid(l)
+    early = -3.0                                 # left of this, D(G(z)) < 0.05: fakes clearly rejected
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 5.4), constrained_layout=True)
+
+    def probability_axis(ax):
+        """D(G(z)) = sigmoid(logit) along the top, so both scales can be read."""
+        top = ax.secondary_xaxis("top", functions=(lambda x: 1 / (1 + np.exp(-x)),
+                                                   lambda q: np.log(np.clip(q, 1e-12, 1 - 1e-12)
+                                                                    / np.clip(1 - q, 1e-12, 1))))
+        top.set_xticks([0.001, 0.05, 0.5, 0.95])
+        top.set_xticklabels(["0.001", "0.05", "0.5", "0.95"])
+        top.set_xlabel("D(G(z)) = sigmoid(logit)", fontsize=12.5)
 
     for ax in (left, right):
-        ax.axvspan(0, 0.15, color=FAKE, alpha=0.10)
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("D(G(z)): D's probability that a fake is real")
+        ax.axvspan(logit[0], early, color=FAKE, alpha=0.10)
+        ax.set_xlim(logit[0], logit[-1])
+        ax.set_xlabel("D's logit on a fake")
+        ax.axhline(0, color=GREY, linewidth=0.8)
+        probability_axis(ax)
 
-    # the discriminator wants D(G(z)) -> 0
-    left.plot(p, -np.log(1 - p), color=DISC, label="-log(1 - D(G(z)))")
-    left.set_ylim(0, 5)
+    # the losses: the minimax loss is minus D's loss on fakes; the non-saturating one mirrors it
+    left.plot(logit, softplus, color=DISC, linestyle=":", linewidth=2,
+              label="D's loss on the fake:  -log(1 - D(G(z)))")
+    left.plot(logit, -softplus, color=GREY, label="G, minimax:  log(1 - D(G(z)))")
+    left.plot(logit, np.logaddexp(0.0, -logit), color=GEN, linestyle="--",
+              label="G, non-saturating:  -log D(G(z))")
+    left.set_ylim(-5, 9.5)
     left.set_ylabel("loss")
-    left.set_title("discriminator: wants D(G(z)) \u2192 0", color=DISC)
-    left.legend(loc="upper left", frameon=False, bbox_to_anchor=(0.17, 1))
-    left.text(0.075, 2.5, "early training", rotation=90, ha="center", va="center",
-              fontsize=12, color=FAKE)
-    left.annotate("low loss: D is sure\nthe fake is fake", xy=(0.2, -np.log(0.8)),
-                  xytext=(0.3, 1.5), fontsize=12, color=DISC,
-                  arrowprops=dict(arrowstyle="->", color=DISC))
-    left.annotate("high loss:\nD is fooled", xy=(0.93, -np.log(0.07)), xytext=(0.55, 3.4),
-                  fontsize=12, color=DISC, arrowprops=dict(arrowstyle="->", color=DISC))
+    left.set_title("the losses")
+    left.legend(loc="upper right", frameon=False, fontsize=10.5)
+    left.text(-5.5, -3.2, "early training:\nD rejects the\nfakes", ha="center", va="center",
+              fontsize=11.5, color=FAKE)
+    left.annotate("flat", xy=(-5.5, 0.0), xytext=(-6.9, 1.6), fontsize=12, color=GREY,
+                  arrowprops=dict(arrowstyle="->", color=GREY))
+    left.annotate("slope -1", xy=(-6.6, 6.6), xytext=(-7.7, 4.0), fontsize=12, color=GEN,
+                  arrowprops=dict(arrowstyle="->", color=GEN))
 
-    # the generator wants D(G(z)) -> 1
-    right.plot(p, np.log(1 - p), color=GREY, label="minimax:  log(1 - D(G(z)))")
-    right.plot(p, -np.log(p), color=GEN, linestyle="--", label="non-saturating:  -log D(G(z))")
-    right.axhline(0, color=GREY, linewidth=0.8)
-    right.set_ylim(-5, 5)
-    right.set_title("generator: wants D(G(z)) \u2192 1", color=GEN)
-    right.set_ylabel("loss")
-    right.legend(loc="upper right", frameon=False, fontsize=11.5)
-    right.annotate("steep: strong\ngradient for G", xy=(0.09, -np.log(0.09)),
-                   xytext=(0.24, 1.9), fontsize=12, color=GEN, va="bottom",
-                   arrowprops=dict(arrowstyle="->", color=GEN))
-    right.annotate("flat: almost no\ngradient for G", xy=(0.09, np.log(1 - 0.09)),
-                   xytext=(0.24, -1.2), fontsize=12, color=GREY, va="top",
+    # the gradients the generator receives, through the logit
+    right.plot(logit, -d_fake, color=GREY, label="minimax:  -D(G(z))")
+    right.plot(logit, -(1 - d_fake), color=GEN, linestyle="--",
+               label="non-saturating:  -(1 - D(G(z)))")
+    right.set_ylim(-1.25, 0.45)
+    right.set_yticks([-1, -0.5, 0])
+    right.set_ylabel("gradient of G's loss w.r.t. the logit")
+    right.set_title("what reaches the generator")
+    right.legend(loc="upper right", frameon=False, fontsize=10.5)
+    right.annotate("about 0: the minimax\nloss saturates", xy=(-5.5, 0.0),
+                   xytext=(-7.7, -0.3), fontsize=11.5, color=GREY, va="center",
                    arrowprops=dict(arrowstyle="->", color=GREY))
-    right.annotate("early training: D easily\nspots fakes, so D(G(z)) \u2248 0",
-                   xy=(0.1, -3.7), xytext=(0.24, -3.7), fontsize=12, color=FAKE, va="center",
-                   arrowprops=dict(arrowstyle="->", color=FAKE))
+    right.annotate("about -1: a strong\npush for G", xy=(-5.5, -1.0), xytext=(-7.7, -0.7),
+                   fontsize=11.5, color=GEN, va="center",
+                   arrowprops=dict(arrowstyle="->", color=GEN))
 
-    fig.suptitle("The two-player game: the same number D(G(z)), opposite goals",
-                 fontsize=15, fontweight="bold")
+    fig.suptitle("Seen through D's sigmoid: where D rejects the fakes, only -log D(G(z)) still "
+                 "pushes G", fontsize=14, fontweight="bold")
     save(fig, "training_game.png")
 
 
