@@ -3,7 +3,6 @@ engine imports, no reach into another module's privates, and a package that work
 import ast
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import grader
+from install_tools import package_source, pip_install
 
 PACKAGE = Path(grader.__file__).resolve().parent
 ENGINE = "grader.grading"
@@ -160,14 +160,8 @@ def test_engine_modules_import_without_tensorflow():
 def installed(tmp_path_factory):
     """The package installed the way `pip install .` does, into a folder outside any checkout."""
     root = tmp_path_factory.mktemp("install")
-    source = root / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(PACKAGE.parent / name, source / name)
-    shutil.copytree(PACKAGE, source / "grader", ignore=shutil.ignore_patterns("__pycache__"))
     target = root / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(source)], check=True, capture_output=True, text=True)
+    pip_install(package_source(root), "--target", str(target))
     return target
 
 
