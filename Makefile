@@ -60,5 +60,8 @@ figures: setup
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/gan/01_model_inputs.ipynb
 
+book: setup
+	$(BIN)/python -m grader book
+
 clean:
-	rm -rf $(VENV) .cache demo gradebook.db
+	rm -rf $(VENV) .cache demo gradebook.db book/_generated book/_build

@@ -127,9 +127,8 @@ def session_config():
 
 def train_classifier(progress=True):
     """Train the CNN (seeded) on 50,000 training images; returns (weights dict, test accuracy)."""
-    from tqdm.auto import tqdm
-
     from grader.data import load_mnist
+    from grader.progress import progress_bar
     from grader.quiet import quiet
     from grader.tf1 import tf
 
@@ -156,7 +155,7 @@ def train_classifier(progress=True):
         session.run(tf.global_variables_initializer())
     batches_per_epoch = len(train_index) // cfg["batch_size"]
     total = cfg["epochs"] * batches_per_epoch
-    bar = tqdm(total=total, desc="training the evaluator CNN (once, then cached)", disable=not progress)
+    bar = progress_bar(total=total, desc="training the evaluator CNN (once, then cached)", disable=not progress)
     step = 0
     with session:
         for _ in range(cfg["epochs"]):

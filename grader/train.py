@@ -359,8 +359,7 @@ def train_gan(fns, params, output_dir, progress=True, on_epoch_end=None, write_o
     returning True stops training there. The returned dict holds params, history (one row per step:
     d_loss, g_loss, mean D(x), mean D(G(z))), samples, epoch_samples, steps, train_seconds.
     """
-    from tqdm.auto import tqdm
-
+    from grader.progress import progress_bar
     from grader.quiet import quiet
     from grader.tf1 import tf
 
@@ -382,7 +381,7 @@ def train_gan(fns, params, output_dir, progress=True, on_epoch_end=None, write_o
     fetches = gan["train_ops"] + gan["metrics"]
     history = np.zeros((total_steps, 4), np.float32)  # d_loss, g_loss, mean D(x), mean D(G(z))
     epoch_samples, step, train_seconds = [], 0, 0.0
-    bar = tqdm(total=total_steps, desc="training", unit="step", disable=not progress, mininterval=0.5)
+    bar = progress_bar(total=total_steps, desc="training", unit="step", disable=not progress, mininterval=0.5)
     try:
         for epoch in range(params["epochs"]):
             started = time.perf_counter()

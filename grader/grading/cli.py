@@ -138,6 +138,19 @@ def cmd_demo(args):
     return demo.main(workers=args.workers, timeout=args.timeout, folder=args.folder)
 
 
+def cmd_book(args):
+    import time
+
+    from grader.grading import book
+
+    if args.clean:
+        book.clean()
+    started = time.perf_counter()
+    site = book.build(fresh=args.fresh, quiet=not args.verbose)
+    print(f"The book is in {site}/ (open index.html), built in {time.perf_counter() - started:.0f} s.")
+    return 0
+
+
 def parser():
     main = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -183,6 +196,13 @@ def parser():
     demo.add_argument("--timeout", type=int, default=60)
     demo.add_argument("--folder", default="demo", help="where the demo class and its grades go")
     demo.set_defaults(run=cmd_demo)
+
+    book = commands.add_parser("book", help="build the self-study book (Sphinx + MyST-NB) into book/_build/html")
+    book.add_argument("--clean", action="store_true", help="remove the generated sources and the site first "
+                      "(the notebooks' execution cache in .cache/book/ stays)")
+    book.add_argument("--fresh", action="store_true", help="re-render every page (executed notebooks stay cached)")
+    book.add_argument("--verbose", action="store_true", help="show Sphinx's progress")
+    book.set_defaults(run=cmd_book)
     return main
 
 
