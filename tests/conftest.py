@@ -15,3 +15,12 @@ def reference():
     from grader.exercises import load_functions, reference_folder
 
     return load_functions(reference_folder())
+
+
+@pytest.fixture(scope="session")
+def built_book():
+    """The self-study book, built as `make book` builds it (cold in CI: the training notebook runs its
+    default preset once; later builds come from the execution cache). Returns the site's folder."""
+    from grader.grading import book
+
+    return book.build()

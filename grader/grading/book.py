@@ -35,7 +35,12 @@ FIGURES = "figures"  # inside _generated/: the images those notebooks show
 DOWNLOADS = "downloads"  # inside _generated/: the student notebooks, one by one and zipped
 GRADING_VARIABLES = ("CI", "NBGRADER_EXECUTION")  # set, they make notebook 06 run its tiny preset
 BOOK_HIDDEN_NOTE = "# (hidden tests: they run when a student's notebook is graded; the book leaves them out)"
+KERNEL_TRANSPORT_NOTICE = "Kernel is running over TCP without encryption"  # ipykernel's, once per kernel
 SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
+
+
+class BookBuildFailed(RuntimeError):
+    """Sphinx, or a notebook it ran, failed; its own messages were shown."""
 
 
 def book_dir() -> Path:
@@ -50,18 +55,18 @@ def html_dir(book=None) -> Path:
     return Path(book or book_dir()) / BUILD / "html"
 
 
-def code_fingerprint() -> str:
+def code_fingerprint(package=None, requirements=None) -> str:
     """A hash of what the notebooks' outputs depend on besides their own code: the student-side
     ``grader`` package (not the engine, which notebooks never import) and the pinned requirements."""
     import hashlib
 
-    digest = hashlib.sha256()
-    package = course.PACKAGE_DIR
+    package = Path(package or course.PACKAGE_DIR)
+    requirements = Path(requirements or course.course_root() / "requirements.txt")
     files = [path for path in sorted(package.rglob("*.py")) if "grading" not in path.relative_to(package).parts]
-    requirements = course.course_root() / "requirements.txt"
-    files += [requirements] if requirements.is_file() else []
-    for path in files:
-        digest.update(str(path.relative_to(package.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest = hashlib.sha256()
+    for path in files + ([requirements] if requirements.is_file() else []):
+        name = path.relative_to(package).as_posix() if path.is_relative_to(package) else path.name
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -167,14 +172,18 @@ def prepare(book=None, solutions=None):
     expected.add(mathjax)
     if write_if_changed(mathjax, mathjax_script().read_bytes()):
         written.append(mathjax)
-    if cache_root().is_dir():  # caches of older package code
-        for old in cache_root().iterdir():
-            if old.is_dir() and old != cache_path():
-                shutil.rmtree(old, ignore_errors=True)
     for stale in (generated / WALKTHROUGH).glob("*.ipynb"):  # a notebook renamed or removed in solutions/
         if stale not in expected:
             stale.unlink()
     return written
+
+
+def remove_old_caches():
+    """Delete the execution caches of older package code (only the current one is ever read)."""
+    if cache_root().is_dir():
+        for folder in cache_root().iterdir():
+            if folder.is_dir() and folder != cache_path():
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def build_environment(environ=None):
@@ -198,12 +207,18 @@ def build(book=None, fresh=False, quiet=True):
 
     book = Path(book or book_dir())
     prepare(book)
+    remove_old_caches()
     output = html_dir(book)
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-j", "1"]
     command += ["-E"] if fresh else []
     command += ["-q"] if quiet else []
     command += [str(book), str(output)]
-    subprocess.run(command, env=build_environment(), check=True)
+    with subprocess.Popen(command, env=build_environment(), stderr=subprocess.PIPE, text=True) as sphinx:
+        for line in sphinx.stderr:  # each notebook's kernel says this once; the rest is Sphinx's to show
+            if KERNEL_TRANSPORT_NOTICE not in line:
+                sys.stderr.write(line)
+    if sphinx.returncode:
+        raise BookBuildFailed(f"Sphinx stopped with exit status {sphinx.returncode}: see its messages above.")
     return output
 
 

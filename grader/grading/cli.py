@@ -146,7 +146,11 @@ def cmd_book(args):
     if args.clean:
         book.clean()
     started = time.perf_counter()
-    site = book.build(fresh=args.fresh, quiet=not args.verbose)
+    try:
+        site = book.build(fresh=args.fresh, quiet=not args.verbose)
+    except book.BookBuildFailed as failure:
+        print(failure, file=sys.stderr)
+        return 1
     print(f"The book is in {site}/ (open index.html), built in {time.perf_counter() - started:.0f} s.")
     return 0
 

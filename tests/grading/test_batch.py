@@ -223,6 +223,29 @@ def test_feedback_shows_the_failed_check_as_a_message_not_a_traceback(graded):
     assert "hidden tests: they run only when the notebook is graded" in html
 
 
+def test_feedback_pages_in_a_browser_show_figures_math_and_messages_offline(graded):
+    """Opened in real Chromium (tests/browser_tools.py): a correct 02 shows its figures and typeset
+    math; a failed 01 shows the check's message and nothing of the grader's source. Offline."""
+    from browser_tools import broken_images, chromium, wait_for_math, watched_page
+
+    feedback = graded["out"] / "feedback"
+    with chromium() as browser:
+        page, watch = watched_page(browser)
+        page.goto((feedback / "control" / "gan" / f"{GENERATOR}.html").as_uri(), wait_until="load")
+        assert page.locator("img").count() >= 2 and not broken_images(page)
+        math, typeset, errors = wait_for_math(page)
+        assert typeset >= 1 and not errors, (math, typeset, errors)
+        assert "$$" not in page.inner_text("body"), "raw TeX shows on the feedback page"
+        assert not watch.problems(), watch.problems()
+
+        page, watch = watched_page(browser)
+        page.goto((feedback / "edited_tests" / "gan" / f"{INPUTS}.html").as_uri(), wait_until="load")
+        text = page.inner_text("body")
+        assert "CheckFailed: checks.model_inputs" in text and "likely cause" in text
+        assert "Traceback" not in text and "grader/checks" not in text and "_common.py" not in text
+        assert not watch.problems(), watch.problems()
+
+
 def test_huge_output_is_truncated_in_the_executed_notebook(graded):
     path = graded["out"] / "autograded" / "huge_output" / "gan" / f"{INPUTS}.ipynb"
     assert path.stat().st_size < 2_000_000
