@@ -423,7 +423,7 @@ class StudentGrader:
     def generate_feedback(self, paths, job: StudentJob, student: StudentResult):
         from nbgrader.converters import GenerateFeedback
 
-        from grader.grading.feedback import feedback_preprocessors
+        from grader.grading.feedback import FeedbackExporter, feedback_preprocessors
 
         coursedir = nbgrader_bridge.course_directory(
             paths["course"], self.config, assignment_id=job.assignment_id, student_id=job.student_id,
@@ -431,7 +431,7 @@ class StudentGrader:
         with nbgrader_bridge.LogCapture() as log:
             try:
                 nbgrader_bridge.run_converter(GenerateFeedback, coursedir, self.config, log=log, force=True,
-                                              preprocessors=feedback_preprocessors())
+                                              exporter_class=FeedbackExporter, preprocessors=feedback_preprocessors())
             except Exception as error:
                 LOG.warning("feedback for %s failed: %s", job.student_id, error)
         for notebook_id, result in student.notebooks.items():
