@@ -46,11 +46,14 @@ def student_python(tmp_path_factory):
 
 
 def first_cells(notebook):
-    """The course's own cells, which run before and without any answer: the locked cells that are not tests
-    (the setup cell, and any cell showing the data). When none of them loads MNIST, a cell that does."""
-    cells = [cell for cell in notebook.cells if course.is_code(cell) and course.is_locked(cell)
-             and not course.nbgrader_metadata(cell).get("grade")]
-    if not any("mnist" in cell.source.lower() for cell in cells):
+    """The code cells above the first answer cell, which need nothing of the student's (the setup cell, the cell
+    showing real digits), as a student runs them first; a cell loading MNIST added if none of them does."""
+    cells = []
+    for cell in filter(course.is_code, notebook.cells):
+        if course.is_solution(cell):
+            break
+        cells.append(cell)
+    if not any("load_mnist" in cell.source for cell in cells):
         cells.append(nbformat.v4.new_code_cell(LOAD_MNIST))
     return cells
 
