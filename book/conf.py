@@ -33,3 +33,6 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_show_sourcelink = False
+# The theme reads the colour mode from the page when the reader has chosen none; left empty, it
+# logs an error in the console of every page.
+html_context = {"default_mode": "auto"}
