@@ -19,6 +19,7 @@ COMMANDS = {
     "export": {"--out", "--csv"},
     "merge": {"--out"},
     "demo": {"--workers", "--timeout", "--folder"},
+    "book": {"--clean", "--fresh", "--verbose"},
 }
 
 
