@@ -11,10 +11,11 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 # MathJax, served from disk by the book and inlined into feedback pages (no CDN): one file of the
-# pinned npm release, checked against the tarball's SHA-256.
+# pinned npm release, checked against the tarball's SHA-256; the stamp names the version, so a new
+# pin fetches again.
 MATHJAX_VERSION := 3.2.2
 MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
-MATHJAX := $(VENV)/share/mathjax/tex-svg.js
+MATHJAX := $(VENV)/share/mathjax/mathjax-$(MATHJAX_VERSION).installed
 
 .PHONY: setup demo test test-fast lint generate figures lab book clean
 
@@ -32,10 +33,11 @@ $(MATHJAX): | $(VENV)/.installed
 	cd $(VENV)/share/mathjax.tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
 	echo "$(MATHJAX_SHA256)  $(VENV)/share/mathjax.tmp/mathjax-$(MATHJAX_VERSION).tgz" | sha256sum --check --quiet
 	tar -xzf $(VENV)/share/mathjax.tmp/mathjax-$(MATHJAX_VERSION).tgz -C $(VENV)/share/mathjax.tmp package/es5/tex-svg.js package/LICENSE
-	mkdir -p $(VENV)/share/mathjax
+	rm -rf $(VENV)/share/mathjax && mkdir -p $(VENV)/share/mathjax
 	mv $(VENV)/share/mathjax.tmp/package/LICENSE $(VENV)/share/mathjax/LICENSE
-	mv $(VENV)/share/mathjax.tmp/package/es5/tex-svg.js $@
+	mv $(VENV)/share/mathjax.tmp/package/es5/tex-svg.js $(VENV)/share/mathjax/tex-svg.js
 	rm -rf $(VENV)/share/mathjax.tmp
+	touch $@
 
 demo: setup
 	$(BIN)/python -m grader demo

@@ -14,11 +14,24 @@ PROGRESS_ENV = "GAN_COURSE_PROGRESS"
 def progress_bar(**tqdm_arguments):
     """A tqdm bar: tqdm.auto's choice, or a one-line text bar on stdout when GAN_COURSE_PROGRESS is "text"."""
     if os.environ.get(PROGRESS_ENV) == "text":
-        from tqdm.std import tqdm
-
-        # no first draw (delay) and no redraw (mininterval): only close() prints the bar
-        tqdm_arguments.update(file=sys.stdout, delay=1e-9, mininterval=float("inf"))
-        return tqdm(**tqdm_arguments)
+        return final_line_bar()(file=sys.stdout, **tqdm_arguments)
     from tqdm.auto import tqdm
 
     return tqdm(**tqdm_arguments)
+
+
+def final_line_bar():
+    """A text tqdm class that draws nothing until close(), then the bar's final state, once."""
+    from tqdm.std import tqdm
+
+    class FinalLineBar(tqdm):
+        closing = False
+
+        def display(self, *arguments, **keywords):
+            return super().display(*arguments, **keywords) if self.closing else True
+
+        def close(self):
+            self.closing = True
+            super().close()
+
+    return FinalLineBar

@@ -5,6 +5,7 @@ Every page must load without console errors and without asking the internet for 
 <img> must have decoded (naturalWidth > 0); where a page has math, MathJax must have typeset all of
 it. The feedback pages are opened in tests/grading/test_batch.py, on the class graded there.
 """
+import re
 import shutil
 import urllib.parse
 from pathlib import Path
@@ -100,11 +101,15 @@ def test_every_page_of_the_book_loads_offline_with_its_images_math_and_links(bui
 def test_each_chapter_page_shows_every_figure_of_its_notebook(built_book):
     from grader.grading import book
 
-    for notebook in sorted((built_book.parents[1] / book.GENERATED / book.WALKTHROUGH).glob("*.ipynb")):
-        figures = notebook.read_text().count(f"../{book.FIGURES}/")
+    walkthrough = built_book.parents[1] / book.GENERATED / book.WALKTHROUGH
+    shown_anywhere = 0
+    for notebook in sorted(walkthrough.glob("*.ipynb")):
+        figures = set(re.findall(rf"\.\./{book.FIGURES}/([\w.-]+\.png)", notebook.read_text()))
         page = (built_book / book.GENERATED / book.WALKTHROUGH / f"{notebook.stem}.html").read_text()
-        shown = page.count('<img alt="') + page.count("<img src=")
-        assert page.count("<img") >= figures, f"{notebook.stem}: {figures} figures linked, {shown} images on the page"
+        shown = set(re.findall(r'<img[^>]+src="\.\./\.\./_images/([\w.-]+\.png)"', page))
+        assert figures <= shown, f"{notebook.stem}: figures {sorted(figures - shown)} are not on its page"
+        shown_anywhere += len(figures)
+    assert shown_anywhere >= 5, f"only {shown_anywhere} figures linked in the whole walkthrough"
 
 
 def course_copy(repo, folder):

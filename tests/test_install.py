@@ -23,7 +23,6 @@ from install_tools import CHECKOUT, package_source, pip_install
 
 NOTEBOOK = CHECKOUT / course.RELEASE_FOLDER / course.ASSIGNMENT / "01_model_inputs.ipynb"
 KERNEL = "student-venv"
-LOAD_MNIST = 'from grader.data import load_mnist\nimages, labels = load_mnist("train")  # as 06_train_gan does'
 PROBE = ("import json, grader, grader.data\n"
          "loads = grader.data.load_raw.cache_info().currsize  # MNIST splits the cells above loaded\n"
          "print(json.dumps({'package': grader.__file__, 'checkout': str(grader.course.find_course_root()),\n"
@@ -47,14 +46,14 @@ def student_python(tmp_path_factory):
 
 def first_cells(notebook):
     """The code cells above the first answer cell, which need nothing of the student's (the setup cell, the cell
-    showing real digits), as a student runs them first; a cell loading MNIST added if none of them does."""
+    showing real digits), as a student runs them first."""
     cells = []
     for cell in filter(course.is_code, notebook.cells):
         if course.is_solution(cell):
             break
         cells.append(cell)
-    if not any("load_mnist" in cell.source for cell in cells):
-        cells.append(nbformat.v4.new_code_cell(LOAD_MNIST))
+    assert any("load_mnist" in cell.source for cell in cells), (
+        f"{NOTEBOOK.name} no longer loads MNIST above its first answer cell: the test needs a cell that does")
     return cells
 
 

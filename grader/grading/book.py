@@ -23,7 +23,7 @@ import nbformat
 
 from grader import course
 from grader.grading.feedback import summarise_hidden_tests
-from grader.grading.mathjax import mathjax_script
+from grader.grading.mathjax import OFFLINE_CONFIG_JS, mathjax_script
 from grader.grading.nbgrader_bridge import IMAGE_LINK
 from grader.progress import PROGRESS_ENV
 
@@ -33,6 +33,7 @@ BUILD = "_build"  # inside book/: Sphinx's output; the site is _build/html
 WALKTHROUGH = "walkthrough"  # inside _generated/: the solution notebooks, as the book shows them
 FIGURES = "figures"  # inside _generated/: the images those notebooks show
 DOWNLOADS = "downloads"  # inside _generated/: the student notebooks, one by one and zipped
+MATHJAX_CONFIG = "mathjax-offline.js"  # inside _generated/: inlined by Sphinx before MathJax loads
 GRADING_VARIABLES = ("CI", "NBGRADER_EXECUTION")  # set, they make notebook 06 run its tiny preset
 BOOK_HIDDEN_NOTE = "# (hidden tests: they run when a student's notebook is graded; the book leaves them out)"
 KERNEL_TRANSPORT_NOTICE = "Kernel is running over TCP without encryption"  # ipykernel's, once per kernel
@@ -122,6 +123,28 @@ def walkthrough_notebook(source_path, figure_links):
     return notebook
 
 
+def answers_fingerprint(notebooks):
+    """A hash of the answer cells of all ``notebooks`` (the exercise functions)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for notebook in notebooks:
+        for cell in notebook.cells:
+            if course.is_solution(cell) and course.is_code(cell):
+                digest.update(cell.source.encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def answers_cell(fingerprint):
+    """A code cell the page does not show (MyST-NB's remove-cell tag), for a notebook without answers of
+    its own: the training chapter runs the exercise functions of the notebooks beside it, and
+    jupyter-cache knows a notebook only by its own code, so the answers' hash becomes part of it."""
+    cell = nbformat.v4.new_code_cell(f"# the exercise answers this chapter runs: {fingerprint}")
+    cell.metadata["tags"] = ["remove-cell"]
+    cell.id = "book-answers"
+    return cell
+
+
 def student_downloads(release=None):
     """{file name: bytes} of what students download: each student notebook, and a zip of the
     assignment folder (fixed timestamps, so the same notebooks give the same bytes)."""
@@ -152,10 +175,13 @@ def prepare(book=None, solutions=None):
     if not sources:
         raise FileNotFoundError(f"No notebooks in {solutions}: the book is built from the solution notebooks.")
     expected = set()
-    for source in sources:
-        target = generated / WALKTHROUGH / source.name
+    notebooks = {source.name: walkthrough_notebook(source, figure_links) for source in sources}
+    answers = answers_fingerprint(notebooks.values())
+    for name, notebook in notebooks.items():
+        if not any(course.is_solution(cell) for cell in notebook.cells):
+            notebook.cells.insert(0, answers_cell(answers))
+        target = generated / WALKTHROUGH / name
         expected.add(target)
-        notebook = walkthrough_notebook(source, figure_links)
         if write_if_changed(target, (nbformat.writes(notebook) + "\n").encode()):
             written.append(target)
     for image, link in figure_links.items():
@@ -168,6 +194,10 @@ def prepare(book=None, solutions=None):
         expected.add(target)
         if write_if_changed(target, data):
             written.append(target)
+    config = generated / MATHJAX_CONFIG
+    expected.add(config)
+    if write_if_changed(config, OFFLINE_CONFIG_JS.encode()):
+        written.append(config)
     mathjax = generated / "_static" / "mathjax" / "tex-svg.js"
     expected.add(mathjax)
     if write_if_changed(mathjax, mathjax_script().read_bytes()):

@@ -148,7 +148,7 @@ def cmd_book(args):
     started = time.perf_counter()
     try:
         site = book.build(fresh=args.fresh, quiet=not args.verbose)
-    except book.BookBuildFailed as failure:
+    except (book.BookBuildFailed, FileNotFoundError) as failure:  # FileNotFoundError: MathJax, notebooks, figures
         print(failure, file=sys.stderr)
         return 1
     print(f"The book is in {site}/ (open index.html), built in {time.perf_counter() - started:.0f} s.")

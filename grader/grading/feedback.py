@@ -18,7 +18,7 @@ from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
 from traitlets import Bool
 
-from grader.grading.mathjax import MathJaxNotFound, mathjax_script
+from grader.grading.mathjax import OFFLINE_CONFIG_JS, MathJaxNotFound, mathjax_script
 
 LOG = logging.getLogger("grader.feedback")
 
@@ -64,9 +64,7 @@ MATH = re.compile(r"\$\$|\\\[|\\\(|\\begin\{|(?<!\\)\$[^$\n]+?(?<!\\)\$")
 TYPESET_OUTPUTS = ("text/markdown", "text/latex", "text/html")  # outputs MathJax reads (text/plain is a <pre>)
 # What nbconvert's mathjax macro writes (templates/base/mathjax.html.j2): the CDN script and its configuration.
 CDN_MATHJAX = re.compile(r"[ \t]*<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->[ \t]*\n?", re.S)
-# nbconvert's MathJax 2 configuration in MathJax 3 terms. The page loads no other MathJax component (it has only
-# tex-svg.js): no TeX extension loading (autoload, \require), and the menu ignores choices saved in the browser
-# by another MathJax page (a renderer, accessibility), which would load components and stop the typesetting.
+# nbconvert's MathJax 2 configuration in MathJax 3 terms, then what keeps it offline (grader.grading.mathjax).
 MATHJAX_CONFIG = r"""window.MathJax = {
   tex: {
     inlineMath: [['$', '$'], ['\\(', '\\)']],
@@ -74,17 +72,10 @@ MATHJAX_CONFIG = r"""window.MathJax = {
     processEscapes: true,
     processEnvironments: true,
     tags: 'ams',
-    useLabelIds: true,
-    packages: {'[-]': ['autoload', 'require']}
-  },
-  loader: {load: []},
-  startup: {
-    ready() {
-      MathJax._.ui.menu.Menu.Menu.prototype.mergeUserSettings = function () {};
-      MathJax.startup.defaultReady();
-    }
+    useLabelIds: true
   }
-};"""
+};
+""" + OFFLINE_CONFIG_JS
 
 
 def has_math(notebook):

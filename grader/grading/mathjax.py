@@ -8,6 +8,20 @@ import sys
 from pathlib import Path
 
 MATHJAX_ENV = "GAN_COURSE_MATHJAX"
+# Added to a page's MathJax configuration (merged into any window.MathJax set before it). The page
+# has only tex-svg.js, so it must not load other components: no TeX extension loading (autoload,
+# \require), and the menu ignores choices saved in the browser by another MathJax page (another
+# renderer, accessibility), which would ask for components the page does not have and stop the typesetting.
+OFFLINE_CONFIG_JS = r"""window.MathJax = window.MathJax || {};
+MathJax.tex = Object.assign({}, MathJax.tex, {packages: {'[-]': ['autoload', 'require']}});
+MathJax.loader = {load: []};
+MathJax.startup = Object.assign({}, MathJax.startup, {
+  ready() {
+    MathJax._.ui.menu.Menu.Menu.prototype.mergeUserSettings = function () {};
+    MathJax.startup.defaultReady();
+  }
+});
+"""
 
 
 class MathJaxNotFound(FileNotFoundError):
