@@ -107,11 +107,8 @@ def broken_images(page):
 
 def wait_for_math(page, timeout=30_000):
     """Wait until MathJax has typeset the page; returns (math elements, typeset, errors)."""
-    page.wait_for_function(
-        "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
-        " && (window.__mathDone || (MathJax.startup.promise.then(() => window.__mathDone = true), false))",
-        timeout=timeout,
-    )
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=timeout)
+    page.evaluate("() => MathJax.startup.promise.then(() => true)")  # Playwright waits for the promise
     return (page.locator(".math").count(), page.locator("mjx-container").count(), page.locator("mjx-merror").count())
 
 

@@ -4,6 +4,7 @@ The walkthrough's preparation is tested on the source notebooks (fast); the buil
 once it is built (slow: the first build runs every notebook, the training notebook with its default
 preset). tests/test_browser.py opens the same site in a real browser.
 """
+import copy
 import re
 
 import nbformat
@@ -108,6 +109,7 @@ def test_the_training_chapter_carries_the_answers_it_runs(walkthrough, tmp_path)
         first = nbformat.read(tmp_path / book.GENERATED / book.WALKTHROUGH / f"{name}.ipynb", as_version=4).cells[0]
         carries = first.cell_type == "code" and fingerprint in first.source and "remove-cell" in first.metadata.tags
         assert carries == (name == "06_train_gan"), name
+    notebooks = copy.deepcopy(notebooks)  # the module's fixture stays as read
     generator = next(cell for cell in notebooks["02_generator"].cells if course.is_solution(cell))
     generator.source += "\n# changed"
     assert book.answers_fingerprint(notebooks.values()) != fingerprint

@@ -14,6 +14,7 @@ The book shows real runs, so the build removes the variables that make the train
 switch to its tiny grading configuration (``CI``, ``NBGRADER_EXECUTION``), and asks for text
 progress bars (``grader.progress``): a widget cannot show on a static page.
 """
+import hashlib
 import os
 import re
 import shutil
@@ -59,8 +60,6 @@ def html_dir(book=None) -> Path:
 def code_fingerprint(package=None, requirements=None) -> str:
     """A hash of what the notebooks' outputs depend on besides their own code: the student-side
     ``grader`` package (not the engine, which notebooks never import) and the pinned requirements."""
-    import hashlib
-
     package = Path(package or course.PACKAGE_DIR)
     requirements = Path(requirements or course.course_root() / "requirements.txt")
     files = [path for path in sorted(package.rglob("*.py")) if "grading" not in path.relative_to(package).parts]
@@ -125,8 +124,6 @@ def walkthrough_notebook(source_path, figure_links):
 
 def answers_fingerprint(notebooks):
     """A hash of the answer cells of all ``notebooks`` (the exercise functions)."""
-    import hashlib
-
     digest = hashlib.sha256()
     for notebook in notebooks:
         for cell in notebook.cells:
@@ -170,40 +167,30 @@ def prepare(book=None, solutions=None):
     book = Path(book or book_dir())
     solutions = Path(solutions or course.solutions_dir() / course.ASSIGNMENT)
     generated = generated_dir(book)
-    written, figure_links = [], {}
+    figure_links = {}
     sources = sorted(solutions.glob("*.ipynb"))
     if not sources:
         raise FileNotFoundError(f"No notebooks in {solutions}: the book is built from the solution notebooks.")
-    expected = set()
+    written = []
+
+    def put(target, data):
+        if write_if_changed(target, data):
+            written.append(target)
+
     notebooks = {source.name: walkthrough_notebook(source, figure_links) for source in sources}
     answers = answers_fingerprint(notebooks.values())
     for name, notebook in notebooks.items():
         if not any(course.is_solution(cell) for cell in notebook.cells):
             notebook.cells.insert(0, answers_cell(answers))
-        target = generated / WALKTHROUGH / name
-        expected.add(target)
-        if write_if_changed(target, (nbformat.writes(notebook) + "\n").encode()):
-            written.append(target)
+        put(generated / WALKTHROUGH / name, (nbformat.writes(notebook) + "\n").encode())
     for image, link in figure_links.items():
-        target = generated / FIGURES / Path(link).name
-        expected.add(target)
-        if write_if_changed(target, image.read_bytes()):
-            written.append(target)
-    for target, data in student_downloads().items():
-        target = generated / DOWNLOADS / target
-        expected.add(target)
-        if write_if_changed(target, data):
-            written.append(target)
-    config = generated / MATHJAX_CONFIG
-    expected.add(config)
-    if write_if_changed(config, OFFLINE_CONFIG_JS.encode()):
-        written.append(config)
-    mathjax = generated / "_static" / "mathjax" / "tex-svg.js"
-    expected.add(mathjax)
-    if write_if_changed(mathjax, mathjax_script().read_bytes()):
-        written.append(mathjax)
+        put(generated / FIGURES / Path(link).name, image.read_bytes())
+    for name, data in student_downloads().items():
+        put(generated / DOWNLOADS / name, data)
+    put(generated / MATHJAX_CONFIG, OFFLINE_CONFIG_JS.encode())
+    put(generated / "_static" / "mathjax" / "tex-svg.js", mathjax_script().read_bytes())
     for stale in (generated / WALKTHROUGH).glob("*.ipynb"):  # a notebook renamed or removed in solutions/
-        if stale not in expected:
+        if stale.name not in notebooks:
             stale.unlink()
     return written
 
