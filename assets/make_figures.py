@@ -12,6 +12,11 @@ It draws:
                          gradients, as functions of D's logit on a fake
     label_smoothing.png  one-sided label smoothing: targets and the loss it changes
     weight_sharing.png   one discriminator (one set of variables) applied to real and fake images
+    optimal_discriminator.png
+                         two 1-D densities p_data and p_g, and the optimal discriminator
+                         D*(x) = p_data / (p_data + p_g) they imply
+    bilinear_game.png    simultaneous vs alternating gradient play on min_x max_y x*y: one
+                         spirals away from the equilibrium, the other circles it
 
 Only matplotlib (Agg backend) and numpy are needed; no data is loaded: the small digit
 images are drawn from line segments. Regenerate every figure with
@@ -512,6 +517,105 @@ def weight_sharing():
     save(fig, "weight_sharing.png")
 
 
+def gaussian(x, mean, std):
+    """The normal density N(mean, std^2) at ``x``."""
+    return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))
+
+
+def optimal_discriminator():
+    """Two 1-D densities and the optimal discriminator D*(x) = p_data / (p_data + p_g)."""
+    x = np.linspace(-4, 6, 2001)
+    p_data = 0.6 * gaussian(x, -1.0, 0.6) + 0.4 * gaussian(x, 2.5, 0.8)
+    p_g = gaussian(x, 1.0, 1.5)
+    total = p_data + p_g
+    empty = total < 1e-12  # neither distribution puts mass here: D* is undefined, drawn as 1/2
+    d_star = np.where(empty, 0.5, p_data / np.where(empty, 1.0, total))
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 4.2), sharex=True, constrained_layout=True)
+    top.fill_between(x, p_data, color=REAL, alpha=0.18, linewidth=0)
+    top.fill_between(x, p_g, color=GEN, alpha=0.18, linewidth=0)
+    top.plot(x, p_data, color=REAL, linewidth=2.2)
+    top.plot(x, p_g, color=GEN, linewidth=2.2, linestyle="--")
+    top.text(-1.0, 0.42, "p_data", ha="center", va="bottom", color=REAL, fontsize=12,
+             fontweight="bold")
+    top.text(4.3, 0.14, "p_g", ha="left", va="bottom", color=GEN, fontsize=12, fontweight="bold")
+    top.set_ylim(0, 0.55)
+    top.set_yticks([0, 0.25, 0.5])
+    top.set_ylabel("density", fontsize=12)
+    top.set_title("real data vs the generator's samples", loc="left", fontsize=12)
+
+    # where p_g = p_data, D* crosses 1/2: mark those points on the dashed line
+    crossings = np.flatnonzero(np.diff(np.sign(p_data - p_g)) != 0)
+    bottom.axhline(0.5, color=GREY, linewidth=1.4, linestyle="--")
+    bottom.plot(x[crossings], np.full(len(crossings), 0.5), "o", color=GREY, markersize=5)
+    if empty.any():
+        bottom.fill_between(x, 0, 1, where=empty, color=LIGHT, linewidth=0)
+    bottom.plot(x, d_star, color=DISC, linewidth=2.4)
+    bottom.text(0.95, 0.56, "D = 1/2\n(where p_g = p_data)", ha="center", va="bottom",
+                color=GREY, fontsize=10)
+    bottom.set_ylim(0, 1.08)
+    bottom.set_yticks([0, 0.5, 1])
+    bottom.set_xlim(x[0], x[-1])
+    bottom.set_xlabel("x (one data value)", fontsize=12)
+    bottom.set_ylabel("D*(x)", fontsize=12)
+    bottom.set_title("best possible discriminator:  D*(x) = p_data(x) / (p_data(x) + p_g(x))",
+                     loc="left", fontsize=12, color=DISC)
+    for ax in (top, bottom):
+        ax.tick_params(labelsize=10.5)
+
+    fig.suptitle("The optimal discriminator", fontsize=14, fontweight="bold")
+    save(fig, "optimal_discriminator.png")
+
+
+def bilinear_game():
+    """Simultaneous vs alternating gradient descent-ascent on min_x max_y x*y."""
+    eta, steps = 0.2, 60
+
+    def play(alternating):
+        points = [(1.0, 0.0)]
+        x, y = points[0]
+        for _ in range(steps):
+            if alternating:
+                x = x - eta * y
+                y = y + eta * x  # uses the x just updated
+            else:
+                x, y = x - eta * y, y + eta * x  # both from the old values
+            points.append((x, y))
+        return np.array(points)
+
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4), constrained_layout=True)
+    panels = ((axes[0], play(False), FAKE, "simultaneous: spirals out", 3.6,
+               "x \u2190 x \u2212 \u03b7y,  y \u2190 y + \u03b7x  (old x)"),
+              (axes[1], play(True), DISC, "alternating: circles", 1.35,
+               "x \u2190 x \u2212 \u03b7y,  then y \u2190 y + \u03b7x  (new x)"))
+    for ax, path, color, label, lim, rule in panels:
+        ax.axhline(0, color=GREY, linewidth=0.6, zorder=0)
+        ax.axvline(0, color=GREY, linewidth=0.6, zorder=0)
+        ax.plot(path[:, 0], path[:, 1], "-o", color=color, linewidth=1.4, markersize=2.6,
+                label=label)
+        for k in (3, 18, 40):  # a few arrows show the direction of play
+            ax.annotate("", xy=path[k + 1], xytext=path[k],
+                        arrowprops=dict(arrowstyle="-|>", color=color, lw=1.4, mutation_scale=13))
+        ax.plot(*path[0], "o", color="black", markersize=6, zorder=4)
+        ax.plot(0, 0, "*", color="black", markersize=13, zorder=4)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xlabel("x (minimising player)", fontsize=10.5)
+        ax.set_ylabel("y (maximising player)", fontsize=10.5)
+        ax.tick_params(labelsize=9.5)
+        ax.set_title(rule, fontsize=9.5, color=color)
+    # label the start and the equilibrium where there is room: inside the closed orbit
+    right = axes[1]
+    right.annotate("start (1, 0)", xy=(0.96, 0.04), xytext=(0.45, 0.42), ha="center", va="center",
+                   fontsize=9, arrowprops=dict(arrowstyle="->", color="black", lw=1))
+    right.text(0, -0.14, "Nash equilibrium\n(0, 0)", ha="center", va="top", fontsize=9)
+    fig.suptitle("Gradient play on min_x max_y x\u00b7y  (\u03b7 = 0.2, 60 steps from (1, 0))",
+                 fontsize=12.5, fontweight="bold")
+    fig.legend(loc="outside lower center", ncols=2, frameon=False, fontsize=10.5)
+    save(fig, "bilinear_game.png")
+
+
 def main():
     """Draw every figure into OUT_DIR."""
     gan_diagram()
@@ -521,6 +625,8 @@ def main():
     training_game()
     label_smoothing()
     weight_sharing()
+    optimal_discriminator()
+    bilinear_game()
 
 
 if __name__ == "__main__":
