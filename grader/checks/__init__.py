@@ -22,6 +22,24 @@ from grader.checks.networks import (
     generator_variables,
 )
 from grader.checks.optimizers import model_opt_adam_steps, model_opt_returns, model_opt_var_lists
+from grader.checks.theory import (
+    bilinear_alternating_step,
+    bilinear_long_run,
+    bilinear_simultaneous_step,
+    generator_loss_gradients_values,
+    generator_loss_gradients_vanish,
+    js_divergence_and_value,
+    js_divergence_values,
+    multiple_choice,
+    numeric_answer,
+    optimal_discriminator_at_equilibrium,
+    optimal_discriminator_values,
+    training_step_feeds,
+    training_step_in_tensorflow,
+    training_step_order,
+    value_function_stability,
+    value_function_values,
+)
 
 # Every check a test cell may call, in the order the course teaches them (by name).
 ALL = tuple(check.__name__ for check in (
@@ -32,6 +50,13 @@ ALL = tuple(check.__name__ for check in (
     discriminator_forward, discriminator_hidden_layers,
     model_loss_scalars, model_loss_values, model_loss_stability, generator_loss_gradient,
     model_opt_returns, model_opt_var_lists, model_opt_adam_steps,
+    value_function_values, value_function_stability,
+    optimal_discriminator_values, optimal_discriminator_at_equilibrium,
+    js_divergence_values, js_divergence_and_value,
+    generator_loss_gradients_values, generator_loss_gradients_vanish,
+    bilinear_simultaneous_step, bilinear_alternating_step, bilinear_long_run,
+    training_step_order, training_step_feeds, training_step_in_tensorflow,
+    multiple_choice, numeric_answer,
 ))
 
 __all__ = ["CheckFailed", "ALL", *ALL]

@@ -1,0 +1,632 @@
+"""Checks for notebook 07, why a GAN works and how it fails: NumPy exercises on the theory,
+Algorithm 1's training step, and the conceptual questions.
+
+The references are computed element by element with Python's ``math`` module (not with the
+NumPy calls a student would use), so a check never agrees with a mistake because it makes the
+same one. Each check tests type, then shape, then values, and names the likely mistake by
+comparing the value found with the values the usual mistakes give.
+"""
+import math
+
+import numpy as np
+
+from grader.checks._common import ATOL, RTOL, call_student, close, describe, fail, first_mismatch, fresh_graph, session
+from grader.tf1 import tf
+
+LOG4 = math.log(4.0)
+
+
+# ----------------------------------------------------------------------------- independent references
+def log_sigmoid(logit):
+    """log(sigmoid(l)) for one number, exact for large |l| (never log(0))."""
+    return -math.log1p(math.exp(-logit)) if logit >= 0 else logit - math.log1p(math.exp(logit))
+
+
+def sigmoid(logit):
+    return math.exp(log_sigmoid(logit))
+
+
+def reference_value(real, fake):
+    """V = mean log D(x) + mean log(1 - D(G(z))) from logits; log(1 - sigmoid(l)) = log_sigmoid(-l)."""
+    real, fake = np.ravel(real), np.ravel(fake)
+    return (sum(log_sigmoid(float(v)) for v in real) / len(real)
+            + sum(log_sigmoid(-float(v)) for v in fake) / len(fake))
+
+
+def reference_optimal_d(p_data, p_g):
+    return np.array([a / (a + b) if a + b > 0 else 0.5 for a, b in zip(np.ravel(p_data), np.ravel(p_g), strict=True)]
+                    ).reshape(np.shape(p_data))
+
+
+def kl_terms(p, q):
+    """sum of p log(p / q) over the entries where p > 0 (0 log 0 = 0)."""
+    return sum(a * math.log(a / b) for a, b in zip(np.ravel(p), np.ravel(q), strict=True) if a > 0)
+
+
+def reference_jsd(p, q):
+    middle = [(a + b) / 2 for a, b in zip(np.ravel(p), np.ravel(q), strict=True)]
+    return 0.5 * kl_terms(p, middle) + 0.5 * kl_terms(q, middle)
+
+
+def value_at_optimal_d(p_data, p_g):
+    """V(D*, G) on a grid: sum p_data log D* + sum p_g log(1 - D*), 0 log 0 = 0."""
+    total = 0.0
+    for a, b in zip(np.ravel(p_data), np.ravel(p_g), strict=True):
+        if a > 0:
+            total += a * math.log(a / (a + b))
+        if b > 0:
+            total += b * math.log(b / (a + b))
+    return total
+
+
+def random_distributions(seed, size=12, zeros=3):
+    """Two probability vectors over ``size`` grid points, each with a few zero entries (some shared)."""
+    rng = np.random.RandomState(seed)
+    p, q = rng.dirichlet(np.ones(size)), rng.dirichlet(np.ones(size))
+    p[:zeros], q[zeros - 1:2 * zeros - 1] = 0.0, 0.0  # entry zeros-1 is zero in both
+    return p / p.sum(), q / q.sum()
+
+
+# ----------------------------------------------------------------------------- shared helpers
+def _number(value, what, hint):
+    """A Python or NumPy real number (or a 0-d / one-element array) as float; else a message."""
+    if isinstance(value, tf.Tensor):
+        fail(f"{what} is a TensorFlow tensor.", expected="a NumPy or Python number", found=describe(value),
+             hint="this exercise is plain NumPy: use np.log, np.mean... and return the number.")
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        fail(f"{what} is not a number.", expected="a float", found=describe(value))
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
+        if value.size == 1:
+            return float(value.reshape(()))
+        fail(f"{what} is an array of shape {value.shape}, not one number.", expected="a float", found=describe(value),
+             hint=hint)
+    fail(f"{what} is not a number.", expected="a float", found=describe(value), hint=hint)
+
+
+def _array(value, what, shape):
+    if isinstance(value, tf.Tensor):
+        fail(f"{what} is a TensorFlow tensor.", expected=f"a NumPy array of shape {shape}", found=describe(value),
+             hint="this exercise is plain NumPy: build the result with NumPy operations.")
+    if isinstance(value, (list, tuple)):
+        try:
+            value = np.asarray(value, dtype=float)
+        except Exception:  # noqa: BLE001  (whatever it holds, it is not an array of numbers)
+            fail(f"{what} is not a NumPy array of numbers.", expected=f"an array of shape {shape}",
+                 found=describe(value))
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+        fail(f"{what} is not a NumPy array of numbers.", expected=f"an array of shape {shape}", found=describe(value))
+    if value.shape != tuple(shape):
+        fail(f"{what} has the wrong shape.", expected=f"shape {tuple(shape)}, the shape of the input",
+             found=f"shape {value.shape}", hint="compute element by element; do not sum, average or flatten.")
+    return value.astype(np.float64)
+
+
+def _call_unchanged(function, *arrays, **kwargs):
+    """Call the student's function on copies and insist it leaves the caller's arrays as they were."""
+    copies = [np.array(a, copy=True) for a in arrays]
+    result = call_student(function, *copies, **kwargs)
+    for original, copy in zip(arrays, copies, strict=True):
+        if not np.array_equal(original, copy, equal_nan=True):
+            fail(f"{function.__name__}() changed the arrays it was given.",
+                 expected="inputs left as they were", found=f"an input changed: {first_mismatch(original, copy)}",
+                 hint="work on new arrays (p_data + p_g, np.where, np.divide(..., out=np.full(...))), "
+                      "not in place with /= or [...] = on the arguments.")
+    return result
+
+
+def _match(found, candidates, rtol=RTOL, atol=ATOL):
+    """The hint of the first candidate (value, hint) whose value equals ``found``."""
+    for value, hint in candidates:
+        with np.errstate(all="ignore"):
+            if close(np.asarray(value, np.float64), np.asarray(found, np.float64), rtol=rtol, atol=atol):
+                return hint
+    return None
+
+
+# ----------------------------------------------------------------------------- value_function
+REAL_LOGITS = np.array([[2.0], [-1.0], [0.5], [3.0], [-0.3]])
+FAKE_LOGITS = np.array([[-2.0], [0.7], [1.5]])
+CONFIDENT_REAL = np.array([[-100.0], [100.0], [30.0]])
+CONFIDENT_FAKE = np.array([[100.0], [-100.0]])
+
+
+def value_function_mistakes(real, fake):
+    real, fake = np.ravel(real), np.ravel(fake)
+    with np.errstate(all="ignore"):
+        d_real, d_fake = 1 / (1 + np.exp(-real)), 1 / (1 + np.exp(-fake))
+        log_d_fake = np.array([log_sigmoid(float(v)) for v in fake])
+        log_one_minus = np.array([log_sigmoid(-float(v)) for v in fake])
+        log_d_real = np.array([log_sigmoid(float(v)) for v in real])
+        return [
+            (-(log_d_real.mean() + log_one_minus.mean()),
+             "the sign is flipped: V is the discriminator's objective, mean log D(x) + mean log(1 - D(G(z))) "
+             "(a number <= 0), not the loss that D minimises."),
+            (log_d_real.mean() + log_d_fake.mean(),
+             "the fake term is log D(G(z)): V uses log(1 - D(G(z))) on the fakes."),
+            (np.concatenate([log_d_real, log_one_minus]).mean(),
+             "both batches were averaged together: V is the sum of two expectations, one mean per batch "
+             "(here they have different sizes)."),
+            (log_d_real.sum() + log_one_minus.sum(), "the terms are summed over each batch: take each batch's mean."),
+            ((log_d_real.mean() + log_one_minus.mean()) / math.log(2),
+             "the logarithm is base 2: V uses the natural logarithm (np.log)."),
+            ((log_d_real.mean() + log_one_minus.mean()) / 2,
+             "the two expectations were averaged: V is their sum."),
+            (np.mean([log_sigmoid(float(v)) for v in fake]) + np.mean([log_sigmoid(-float(v)) for v in real]),
+             "real and fake logits are swapped: the first argument holds D's logits on real data."),
+            (np.log(d_real).mean() + np.log(1 - d_fake).mean(),
+             "log(sigmoid(l)) was computed directly, which loses precision and overflows for confident logits."),
+            (np.log(d_real + 1e-8).mean() + np.log(1 - d_fake + 1e-8).mean(),
+             "an epsilon keeps log(sigmoid(l) + eps) finite but wrong for confident logits: "
+             "use log(sigmoid(l)) = -log(1 + exp(-l)) in a stable form such as -np.logaddexp(0, -l)."),
+            (np.mean(real) + np.mean(-fake), "the logits were used as if they were log-probabilities: "
+             "log D(x) = log(sigmoid(l)), not l."),
+        ]
+
+
+def _student_value(value_function, real, fake):
+    found = _call_unchanged(value_function, real, fake)
+    return _number(found, "value_function's result",
+                   hint="V is one number: the mean over the real batch plus the mean over the fake batch.")
+
+
+def value_function_values(value_function):
+    """value_function(d_logits_real, d_logits_fake) is one number equal to V on moderate logits."""
+    found = _student_value(value_function, REAL_LOGITS, FAKE_LOGITS)
+    expected = reference_value(REAL_LOGITS, FAKE_LOGITS)
+    if not close(expected, found):
+        fail("value_function differs from V on logits 5 real and 3 fake logits.",
+             expected=f"{expected:.6f} = mean log sigmoid(l_real) + mean log(1 - sigmoid(l_fake))",
+             found=f"{found:.6f}", hint=_match(found, value_function_mistakes(REAL_LOGITS, FAKE_LOGITS)))
+    flat = _student_value(value_function, REAL_LOGITS.ravel(), FAKE_LOGITS.ravel())
+    if not close(expected, flat):
+        fail("value_function gives another value when the logits come as flat vectors, shape (n,).",
+             expected=f"{expected:.6f}, as for shape (n, 1)", found=f"{flat:.6f}",
+             hint="average over every entry (np.mean without an axis) so any shape works.")
+
+
+def value_function_stability(value_function):
+    """value_function is finite and exact for confident logits of +-100 and +-30."""
+    found = _student_value(value_function, CONFIDENT_REAL, CONFIDENT_FAKE)
+    expected = reference_value(CONFIDENT_REAL, CONFIDENT_FAKE)
+    if not math.isfinite(found):
+        fail("value_function is not finite for confident logits (+-100).", expected=f"{expected:.6f}",
+             found=f"{found}", hint="log(sigmoid(-100)) underflows to log(0) = -inf when computed directly: "
+                                   "use log(sigmoid(l)) = -log(1 + exp(-l)), e.g. -np.logaddexp(0, -l).")
+    if not close(expected, found):
+        fail("value_function is finite but inexact for confident logits (+-100).", expected=f"{expected:.6f}",
+             found=f"{found:.6f}", hint=_match(found, value_function_mistakes(CONFIDENT_REAL, CONFIDENT_FAKE))
+             or "log sigmoid(l) must stay exact for large |l|: log sigmoid(-100) is -100, not a clipped number.")
+
+
+# ----------------------------------------------------------------------------- optimal_discriminator
+GRID = np.linspace(-3.0, 3.0, 13)
+P_DATA = np.where(np.abs(GRID) <= 2.0, np.exp(-0.5 * (GRID - 0.5) ** 2), 0.0)
+P_G = np.where(GRID >= -1.0, np.exp(-0.5 * ((GRID - 1.0) / 1.5) ** 2) / 1.5, 0.0)
+P_G[-1] = 0.0  # a point where neither density has mass: 0/0
+
+
+def optimal_d_mistakes(p_data, p_g):
+    total = p_data + p_g
+    with np.errstate(all="ignore"):
+        plain = p_data / total
+        return [
+            (np.where(total > 0, p_g / total, 0.5),
+             "D* is inverted: D says how likely x is real, D* = p_data / (p_data + p_g), not p_g / (...)."),
+            (np.where(total > 0, plain, 0.0), "where both densities are 0, D* is 0: the notebook defines it as 1/2."),
+            (np.where(total > 0, plain, 1.0), "where both densities are 0, D* is 1: the notebook defines it as 1/2."),
+            (np.where(p_g > 0, p_data / p_g, 0.5), "that is the density ratio p_data / p_g: divide by the sum."),
+            (np.where(total > 0, p_data / (p_data + 2 * p_g), 0.5), "the denominator counts p_g twice."),
+        ]
+
+
+def _student_optimal_d(optimal_discriminator, p_data, p_g):
+    found = _call_unchanged(optimal_discriminator, p_data, p_g)
+    return _array(found, "optimal_discriminator's result", p_data.shape)
+
+
+def optimal_discriminator_values(optimal_discriminator):
+    """optimal_discriminator(p_data, p_g) = p_data / (p_data + p_g) on a grid, 1/2 where both are 0."""
+    found = _student_optimal_d(optimal_discriminator, P_DATA, P_G)
+    expected = reference_optimal_d(P_DATA, P_G)
+    both_zero = (P_DATA + P_G) == 0
+    if np.isnan(found).any():
+        nan_where = "where p_data + p_g = 0" if np.isnan(found[both_zero]).all() else "somewhere"
+        fail(f"optimal_discriminator returns NaN {nan_where}: 0/0.", expected="1/2 where both densities are 0",
+             found=f"NaN at indices {np.flatnonzero(np.isnan(found)).tolist()}",
+             hint="0/0 is NaN in NumPy: divide only where p_data + p_g > 0 "
+                  "(np.divide(..., out=np.full(shape, 0.5), where=...)) and keep 1/2 elsewhere.")
+    if not close(expected, found):
+        fail("optimal_discriminator differs from p_data / (p_data + p_g).", expected="D* with 1/2 where both are 0",
+             found=first_mismatch(expected, found), hint=_match(found, optimal_d_mistakes(P_DATA, P_G)))
+    grid_2d = (P_DATA[:12].reshape(3, 4), P_G[:12].reshape(3, 4))
+    found_2d = _student_optimal_d(optimal_discriminator, *grid_2d)
+    if not close(reference_optimal_d(*grid_2d), found_2d):
+        fail("optimal_discriminator is wrong on densities over a 2-D grid, shape (3, 4).",
+             expected="the same formula, entry by entry", found=first_mismatch(reference_optimal_d(*grid_2d), found_2d))
+
+
+def optimal_discriminator_at_equilibrium(optimal_discriminator):
+    """Where p_g = p_data, D* is 1/2 everywhere, including where both densities are 0."""
+    found = _student_optimal_d(optimal_discriminator, P_DATA, P_DATA.copy())
+    if not close(np.full(P_DATA.shape, 0.5), found):
+        fail("With p_g = p_data, D* should be 1/2 at every point.", expected="0.5 everywhere",
+             found=first_mismatch(np.full(P_DATA.shape, 0.5), found),
+             hint="where both densities are 0 the notebook defines D* = 1/2 (D cannot tell, so it says 1/2).")
+
+
+# ----------------------------------------------------------------------------- js_divergence
+def jsd_mistakes(p, q):
+    middle = (p + q) / 2
+    with np.errstate(all="ignore"):
+        kl = lambda a, b: float(np.sum(np.where(a > 0, a * np.log(a / b), 0.0)))  # noqa: E731
+        kl2 = lambda a, b: float(np.sum(np.where(a > 0, a * np.log2(a / b), 0.0)))  # noqa: E731
+        return [
+            (0.5 * kl2(p, middle) + 0.5 * kl2(q, middle),
+             "the result is in bits (log base 2): the course measures JSD in nats, with np.log."),
+            (kl(p, middle) + kl(q, middle), "the two KL terms are added without their factor 1/2."),
+            (0.5 * kl(p, p + q) + 0.5 * kl(q, p + q), "the mixture is p + q: it is M = (p + q) / 2."),
+            (kl(p, q), "that is KL(p || q): JSD compares each distribution with the mixture M = (p + q) / 2."),
+            (kl(p, middle), "only KL(p || M) was computed: add KL(q || M) and halve the sum."),
+            (0.5 * kl(middle, p) + 0.5 * kl(middle, q), "the KL arguments are reversed: KL(p || M), not KL(M || p)."),
+        ]
+
+
+def _student_jsd(js_divergence, p, q):
+    found = _call_unchanged(js_divergence, p, q)
+    return _number(found, "js_divergence's result", hint="JSD is one number: sum over the grid, not per entry.")
+
+
+def js_divergence_values(js_divergence):
+    """js_divergence(p, q) in nats: 0 for p = q, log 2 for disjoint supports, exact on random vectors."""
+    p = np.array([0.1, 0.4, 0.2, 0.3])
+    found = _student_jsd(js_divergence, p, p.copy())
+    if not (math.isfinite(found) and abs(found) < 1e-9):
+        fail("js_divergence(p, p) should be 0.", expected="0", found=f"{found}",
+             hint=_match(found, jsd_mistakes(p, p.copy()), atol=1e-9))
+    disjoint = (np.array([0.5, 0.5, 0.0, 0.0]), np.array([0.0, 0.0, 0.25, 0.75]))
+    found = _student_jsd(js_divergence, *disjoint)
+    if not math.isfinite(found):
+        fail("js_divergence is not finite when an entry is 0.", expected=f"log 2 = {math.log(2):.6f} for disjoint p, q",
+             found=f"{found}", hint="0 * log(0) is NaN in NumPy: sum p * log(p / m) only over the entries where p > 0.")
+    if abs(found - math.log(2)) > 1e-6:
+        hint = ("the result is in bits: JSD in nats uses the natural log, so disjoint distributions give log 2."
+                if abs(found - 1.0) < 1e-6 else _match(found, jsd_mistakes(*disjoint)))
+        fail("js_divergence of two distributions with disjoint supports should be log 2.",
+             expected=f"{math.log(2):.6f}", found=f"{found:.6f}", hint=hint)
+    for seed in (1, 2):
+        p, q = random_distributions(seed)
+        found, expected = _student_jsd(js_divergence, p, q), reference_jsd(p, q)
+        if not close(expected, found, rtol=1e-6, atol=1e-9):
+            fail(f"js_divergence differs from the definition on random p, q (seed {seed}).",
+                 expected=f"{expected:.8f} = 1/2 KL(p || M) + 1/2 KL(q || M), M = (p + q) / 2",
+                 found=f"{found:.8f}", hint=_match(found, jsd_mistakes(p, q), rtol=1e-6, atol=1e-9))
+        swapped = _student_jsd(js_divergence, q, p)
+        if not close(found, swapped, rtol=1e-9, atol=1e-12):
+            fail("js_divergence is not symmetric.", expected=f"JSD(q, p) = JSD(p, q) = {found:.8f}",
+                 found=f"{swapped:.8f}", hint="both distributions are compared with the same mixture M.")
+
+
+def js_divergence_and_value(js_divergence):
+    """V(D*, G) = -log 4 + 2 JSD(p_data || p_g) holds with your js_divergence on random distributions."""
+    for seed in (3, 4, 5):
+        p_data, p_g = random_distributions(seed, size=20, zeros=4)
+        value = value_at_optimal_d(p_data, p_g)
+        jsd = _student_jsd(js_divergence, p_data, p_g)
+        if not close(value, -LOG4 + 2 * jsd, rtol=1e-6, atol=1e-9):
+            fail("V(D*, G) = -log 4 + 2 JSD does not hold with your js_divergence "
+                 f"(random distributions, seed {seed}).",
+                 expected=f"V(D*, G) = {value:.8f}, so JSD = (V + log 4) / 2 = {(value + LOG4) / 2:.8f}",
+                 found=f"JSD = {jsd:.8f}, giving -log 4 + 2 JSD = {-LOG4 + 2 * jsd:.8f}",
+                 hint=_match(jsd, jsd_mistakes(p_data, p_g), rtol=1e-6, atol=1e-9)
+                 or "entries where p_data or p_g is 0 count as 0 * log(...) = 0.")
+
+
+# ----------------------------------------------------------------------------- generator_loss_gradients
+LOGITS = np.array([[-10.0], [-4.0], [-1.0], [0.0], [2.0], [6.0]])
+CONFIDENT_LOGITS = np.array([-100.0, -40.0, 40.0, 100.0])
+
+
+def gradient_mistakes(logits):
+    s = 1 / (1 + np.exp(-logits))
+    with np.errstate(all="ignore"):
+        return [
+            ((-s, 1 - s),
+             "the non-saturating gradient has the wrong sign: d/dl [-log sigmoid(l)] = sigmoid(l) - 1 < 0."),
+            ((s, s - 1), "the minimax gradient has the wrong sign: d/dl log(1 - sigmoid(l)) = -sigmoid(l) < 0."),
+            ((s - 1, -s), "the two gradients are swapped: return (minimax, non_saturating)."),
+            ((-1 / (1 - s), -1 / s), "these are derivatives with respect to D(G(z)), not the logit: "
+                                     "multiply by dD/dl = sigmoid(l) (1 - sigmoid(l)) (the chain rule)."),
+            ((-s * (1 - s), -s * (1 - s)), "that is the derivative of the sigmoid alone: "
+                                          "differentiate log(1 - sigmoid(l)) and -log sigmoid(l) through the log."),
+            ((-s / len(logits), (s - 1) / len(logits)),
+             "the gradients are divided by the batch size (gradient of a mean): the exercise asks for each "
+             "sample's own gradient."),
+        ]
+
+
+def _student_gradients(generator_loss_gradients, logits):
+    result = _call_unchanged(generator_loss_gradients, logits)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        fail("generator_loss_gradients should return two arrays.",
+             expected="(minimax_gradient, non_saturating_gradient)",
+             found=describe(result), hint="end with `return minimax_gradient, non_saturating_gradient`.")
+    return tuple(_array(value, f"the {name} gradient", np.shape(logits))
+                 for value, name in zip(result, ("minimax", "non-saturating"), strict=True))
+
+
+def generator_loss_gradients_values(generator_loss_gradients):
+    """generator_loss_gradients(l) = (-sigmoid(l), sigmoid(l) - 1), one gradient per logit."""
+    found = _student_gradients(generator_loss_gradients, LOGITS)
+    expected = (np.array([[-sigmoid(float(v))] for v in LOGITS.ravel()]),
+                np.array([[sigmoid(float(v)) - 1] for v in LOGITS.ravel()]))
+    for index, name, formula in ((0, "minimax", "-sigmoid(l)"), (1, "non-saturating", "sigmoid(l) - 1")):
+        if not close(expected[index], found[index]):
+            hint = None
+            for candidate, text in gradient_mistakes(LOGITS):
+                if close(candidate[index], found[index]) and close(candidate[1 - index], found[1 - index]):
+                    hint = text
+                    break
+            fail(f"The {name} gradient differs from {formula}.", expected=formula,
+                 found=first_mismatch(expected[index], found[index]), hint=hint)
+
+
+def generator_loss_gradients_vanish(generator_loss_gradients):
+    """At logit -10 the minimax gradient vanishes and the non-saturating one does not; finite at +-100."""
+    minimax, non_saturating = _student_gradients(generator_loss_gradients, CONFIDENT_LOGITS)
+    if not (np.isfinite(minimax).all() and np.isfinite(non_saturating).all()):
+        fail("The gradients are not finite for confident logits (+-40, +-100).", expected="finite values",
+             found=f"minimax {minimax.tolist()}, non-saturating {non_saturating.tolist()}",
+             hint="compute sigmoid(l) in a form that does not divide inf by inf, e.g. 0.5 * (1 + np.tanh(l / 2)).")
+    expected = (np.array([-sigmoid(float(v)) for v in CONFIDENT_LOGITS]),
+                np.array([sigmoid(float(v)) - 1 for v in CONFIDENT_LOGITS]))
+    if not (close(expected[0], minimax) and close(expected[1], non_saturating)):
+        fail("The gradients are wrong for confident logits (+-40, +-100).",
+             expected=f"minimax {expected[0].tolist()}, non-saturating {expected[1].tolist()}",
+             found=f"minimax {minimax.tolist()}, non-saturating {non_saturating.tolist()}")
+    rejected = np.array([-10.0])
+    minimax, non_saturating = _student_gradients(generator_loss_gradients, rejected)
+    if not (abs(minimax[0]) < 1e-3 < 0.9 < abs(non_saturating[0])):
+        fail("At logit -10 (D sure the fake is fake) the minimax gradient should vanish and the "
+             "non-saturating one stay near -1.", expected=f"about {-sigmoid(-10.0):.2g} and {sigmoid(-10.0) - 1:.5f}",
+             found=f"{minimax[0]:.4g} and {non_saturating[0]:.4g}")
+
+
+# ----------------------------------------------------------------------------- the bilinear game
+START, ETA = (1.0, 0.5), 0.1
+
+
+def _step(step_function, x, y, eta):
+    result = call_student(step_function, x, y, eta)
+    if isinstance(result, np.ndarray) and result.shape == (2,):
+        result = tuple(result)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        fail(f"{step_function.__name__} should return the new (x, y).", expected="a pair (x_new, y_new)",
+             found=describe(result), hint="end with `return x_new, y_new`.")
+    return tuple(_number(value, f"{step_function.__name__}'s {name}", hint="x and y are single numbers here.")
+                 for value, name in zip(result, ("x_new", "y_new"), strict=True))
+
+
+def bilinear_mistakes(x, y, eta):
+    return [
+        ((x + eta * y, y - eta * x), "the players go the wrong way: x minimises x*y (x -= eta * y) and y "
+                                     "maximises it (y += eta * x)."),
+        ((x - eta * y, y - eta * x), "y descends: y maximises x*y, so it moves along its gradient x (y += eta * x)."),
+        ((x + eta * y, y + eta * x), "x ascends: x minimises x*y, so it moves against its gradient y (x -= eta * y)."),
+        ((x - eta * x, y + eta * y), "each player used its own value as its gradient: d(xy)/dx = y and d(xy)/dy = x."),
+        ((x - eta * y, y + eta * x), "both updates used the old values: that is the simultaneous step, and in the "
+                                     "alternating step y moves against the new x."),
+        ((x - eta * (y + eta * x), y + eta * x), "y moved first: in this notebook x moves first, then y answers it."),
+        ((x - eta * y, y + eta * (x - eta * y)), "x moved first and y answered the new x: that is the alternating "
+                                                 "step; the simultaneous step uses the old x for y."),
+    ]
+
+
+def _check_step(step_function, expected, rule):
+    for x, y, eta in ((*START, ETA), (-0.3, 2.0, 0.25)):
+        found, want = _step(step_function, x, y, eta), expected(x, y, eta)
+        if not close(want, found, rtol=1e-9, atol=1e-12):
+            hint = _match(found, [c for c in bilinear_mistakes(x, y, eta) if not close(c[0], want)], 1e-9, 1e-12)
+            fail(f"{step_function.__name__}({x}, {y}, eta={eta}) is not {rule}.",
+                 expected=f"({want[0]:.6g}, {want[1]:.6g})", found=f"({found[0]:.6g}, {found[1]:.6g})", hint=hint)
+
+
+def bilinear_simultaneous_step(simultaneous_step):
+    """simultaneous_step moves x against and y along the gradient of x*y, both from the old values."""
+    _check_step(simultaneous_step, lambda x, y, eta: (x - eta * y, y + eta * x),
+                "x - eta*y, y + eta*x (both from the old x, y)")
+
+
+def bilinear_alternating_step(alternating_step):
+    """alternating_step moves x first, then y against the new x."""
+    _check_step(alternating_step, lambda x, y, eta: (x - eta * y, y + eta * (x - eta * y)),
+                "x_new = x - eta*y, then y + eta*x_new")
+
+
+def bilinear_long_run(simultaneous_step, alternating_step):
+    """Over 200 steps simultaneous play spirals out as r0 (1 + eta^2)^(N/2); alternating keeps x^2 + y^2 - eta x y."""
+    steps, eta = 200, ETA
+    x, y = START
+    for _ in range(steps):
+        x, y = _step(simultaneous_step, x, y, eta)
+    radius, expected = math.hypot(x, y), math.hypot(*START) * (1 + eta ** 2) ** (steps / 2)
+    if not math.isclose(radius, expected, rel_tol=1e-6):
+        fail(f"After {steps} simultaneous steps the distance from (0, 0) should be r0 (1 + eta^2)^(N/2).",
+             expected=f"{expected:.6f}", found=f"{radius:.6f}",
+             hint="each simultaneous step multiplies the distance by sqrt(1 + eta^2): check the step above.")
+    x, y = START
+    invariant = lambda x, y: x * x + y * y - eta * x * y  # noqa: E731
+    start, largest = invariant(x, y), 0.0
+    for _ in range(steps):
+        x, y = _step(alternating_step, x, y, eta)
+        largest = max(largest, abs(invariant(x, y) - start))
+    if largest > 1e-9 * max(1.0, abs(start)):
+        fail(f"Alternating play should keep x^2 + y^2 - eta*x*y constant (it drifted over {steps} steps).",
+             expected=f"{start:.9f} throughout", found=f"a change of up to {largest:.3g}",
+             hint="in the alternating step y must answer the x just computed.")
+
+
+# ----------------------------------------------------------------------------- Algorithm 1: training_step
+class _Handle:
+    """A stand-in for a TensorFlow op or placeholder that the recording session understands."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+class _RecordingSession:
+    """Records every run() call: which ops were fetched and what was fed."""
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        flat = list(fetches) if isinstance(fetches, (list, tuple)) else [fetches]
+        self.calls.append(([getattr(f, "name", repr(f)) for f in flat], dict(feed_dict or {})))
+        return [None] * len(flat) if isinstance(fetches, (list, tuple)) else None
+
+
+class _Sampler:
+    """A batch source that hands out a new, numbered array on each call."""
+
+    def __init__(self, name, width):
+        self.name, self.width, self.handed_out = name, width, []
+
+    def __call__(self):
+        batch = np.full((4, self.width), float(len(self.handed_out)), np.float32)
+        self.handed_out.append(batch)
+        return batch
+
+
+def _record_training_step(training_step, k):
+    d_op, g_op, real, z = _Handle("d_train_op"), _Handle("g_train_op"), _Handle("input_real"), _Handle("input_z")
+    sess, real_batch, z_batch = _RecordingSession(), _Sampler("real_batch", 2), _Sampler("z_batch", 3)
+    call_student(training_step, sess, d_op, g_op, real, z, real_batch, z_batch, k=k)
+    calls = []
+    for fetched, feed in sess.calls:
+        names = {getattr(key, "name", repr(key)): value for key, value in feed.items()}
+        calls.append((fetched, names))
+    return calls, real_batch, z_batch
+
+
+def _describe_calls(calls):
+    return "; ".join(f"run({', '.join(f)}) feeding {sorted(feed) or 'nothing'}" for f, feed in calls) or "no run() call"
+
+
+def training_step_order(training_step):
+    """training_step(..., k) runs k discriminator updates, then one generator update, one session.run each."""
+    for k in (1, 3):
+        calls, _, _ = _record_training_step(training_step, k)
+        fetched = [tuple(f) for f, _ in calls]
+        expected = [("d_train_op",)] * k + [("g_train_op",)]
+        if fetched == expected:
+            continue
+        if any(len(f) > 1 and "d_train_op" in f and "g_train_op" in f for f in fetched):
+            hint = ("both training ops ran in one session.run: that is a simultaneous update. Algorithm 1 "
+                    "alternates: first D's updates, then G's, each in its own run call.")
+        elif fetched and fetched[0] == ("g_train_op",) and ("d_train_op",) in fetched:
+            hint = "the generator moved first: Algorithm 1 updates D k times, then G once against the updated D."
+        elif fetched.count(("d_train_op",)) == k - 1:
+            hint = "one discriminator update too few: range(k) runs k times, range(k - 1) only k - 1."
+        elif fetched.count(("d_train_op",)) == 1 and k > 1:
+            hint = "k is ignored: loop `for _ in range(k):` over the discriminator's update."
+        elif fetched.count(("g_train_op",)) > 1:
+            hint = "the generator's update is inside the loop: G moves once per step, after the k D updates."
+        else:
+            hint = None
+        fail(f"training_step(k={k}) ran the wrong updates, or in the wrong order.",
+             expected=" then ".join(["d_train_op"] * k + ["g_train_op"]),
+             found=" then ".join("+".join(f) for f in fetched) or "no session.run call", hint=hint)
+
+
+def training_step_feeds(training_step):
+    """Each discriminator update is fed a fresh real batch and fresh z; the generator update fresh z."""
+    k = 2
+    calls, real_batch, z_batch = _record_training_step(training_step, k)
+    if [tuple(f) for f, _ in calls] != [("d_train_op",)] * k + [("g_train_op",)]:
+        training_step_order(training_step)  # explains the order first
+    d_feeds, g_feed = [feed for _, feed in calls[:k]], calls[k][1]
+    for index, feed in enumerate(d_feeds):
+        missing = [name for name in ("input_real", "input_z") if name not in feed]
+        if missing:
+            fail(f"Discriminator update {index + 1} does not feed {' and '.join(missing)}.",
+                 expected="feed_dict={input_real: real_batch(), input_z: z_batch()}", found=_describe_calls(calls),
+                 hint="D's loss needs a batch of real samples and a batch of fakes, made from z.")
+    if "input_z" not in g_feed:
+        fail("The generator update does not feed input_z.", expected="feed_dict={input_z: z_batch()}",
+             found=_describe_calls(calls), hint="G's loss is computed on fakes made from z.")
+    if any(not any(feed[name] is batch for batch in sampler.handed_out)
+           for feed in [*d_feeds, g_feed] for name, sampler in (("input_real", real_batch), ("input_z", z_batch))
+           if name in feed):
+        fail("Something other than a batch from real_batch() or z_batch() was fed.",
+             expected="the arrays that real_batch() and z_batch() return", found=_describe_calls(calls),
+             hint="call the two functions you are given for every batch.")
+    real_ids = [id(feed["input_real"]) for feed in d_feeds]
+    z_ids = [id(feed["input_z"]) for feed in [*d_feeds, g_feed]]
+    if len(set(real_ids)) < k:
+        fail(f"The {k} discriminator updates were fed the same real batch.", expected="a new real_batch() for each",
+             found=f"{len(set(real_ids))} different real batch(es)",
+             hint="Algorithm 1 samples a new minibatch for every update: call real_batch() inside the loop.")
+    if len(set(z_ids)) < k + 1:
+        fail(f"The {k + 1} updates were not each fed a fresh z.", expected=f"{k + 1} different z_batch() results",
+             found=f"{len(set(z_ids))} different z batch(es)",
+             hint="Algorithm 1 samples new noise for every update, the generator's included: call z_batch() "
+                  "for each run.")
+
+
+def training_step_in_tensorflow(training_step):
+    """training_step runs in a real tf.Session: with k=2, D's op runs twice and then G's once."""
+    with fresh_graph() as graph:
+        real = tf.placeholder(tf.float32, (None, 2), name="input_real")
+        z = tf.placeholder(tf.float32, (None, 3), name="input_z")
+        d_count = tf.Variable(0.0, name="d_updates")
+        g_saw = tf.Variable(-1.0, name="d_updates_seen_by_g")
+        d_op = tf.assign_add(d_count, 1.0 + 0.0 * (tf.reduce_sum(real) + tf.reduce_sum(z))).op
+        g_op = tf.assign(g_saw, d_count + 0.0 * tf.reduce_sum(z)).op
+        rng = np.random.RandomState(0)
+        with session(graph) as sess:
+            sess.run(tf.global_variables_initializer())
+            call_student(training_step, sess, d_op, g_op, real, z,
+                         lambda: rng.normal(size=(4, 2)).astype(np.float32),
+                         lambda: rng.uniform(-1, 1, size=(4, 3)).astype(np.float32), k=2)
+            d_done, g_seen = sess.run([d_count, g_saw])
+    if (d_done, g_seen) != (2.0, 2.0):
+        fail("In a real session, training_step(k=2) did not run D's op twice and then G's op.",
+             expected="2 D updates, and G's update after both", found=f"{d_done:g} D updates; G ran after "
+             + (f"{g_seen:g} of them" if g_seen >= 0 else "none (it did not run)"))
+
+
+# ----------------------------------------------------------------------------- conceptual questions
+def _choice(answer, options):
+    if answer is None:
+        fail("No answer yet: the variable is still None.", expected=f"one of {', '.join(map(repr, options))}",
+             found="None", hint="set it to the letter of your choice, e.g. \"b\".")
+    if not isinstance(answer, str) or answer.strip().lower() not in options:
+        fail("The answer is not one of the options.", expected=f"one of {', '.join(map(repr, options))}",
+             found=repr(answer))
+    return answer.strip().lower()
+
+
+def multiple_choice(answer, options="abcd", correct=None, why=None):
+    """The answer is one of the options' letters; when graded, also the right one (with an explanation if not)."""
+    chosen = _choice(answer, tuple(options))
+    if correct is not None and chosen != correct:
+        fail(f"({chosen}) is not the right answer; ({correct}) is.", expected=f"({correct})", found=f"({chosen})",
+             hint=why)
+
+
+def numeric_answer(answer, expected=None, tolerance=1e-3, why=None):
+    """The answer is a finite number; when graded, also within ``tolerance`` of the expected value."""
+    if answer is None:
+        fail("No answer yet: the variable is still None.", expected="a number", found="None",
+             hint="set it to a number (a Python expression such as np.log(2) is fine).")
+    value = _number(answer, "The answer", hint="give one number.")
+    if not math.isfinite(value):
+        fail("The answer is not a finite number.", expected="a finite number", found=repr(answer))
+    if expected is not None and abs(value - expected) > tolerance:
+        fail(f"{value:.6g} is not the expected value.", expected=f"{expected:.6g} (within {tolerance:g})",
+             found=f"{value:.6g}", hint=why)
