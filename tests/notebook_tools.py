@@ -5,38 +5,57 @@ import nbformat
 from nbclient import NotebookClient
 
 from grader import checks, course
-from grader.exercises import EXERCISES, graded_cells, reference_folder, solution_cell_source
+from grader.exercises import graded_cells, reference_folder, solution_cell_source
 
 
-def reference_source(function):
-    return solution_cell_source(reference_folder() / EXERCISES[function], function)
+def graded_notebooks():
+    """File names of the reference notebooks that have autograded test cells, in course order."""
+    return [f"{notebook_id}.ipynb" for notebook_id, notebook in course.read_assignment().items() if notebook.tests]
 
 
-def define(function, source):
-    """Execute an answer cell's source the way a notebook would, and return the function it defines."""
+def answer_notebooks():
+    """{answer cell grade_id: file name of the reference notebook that holds it}."""
+    return {cell.grade_id: f"{notebook_id}.ipynb"
+            for notebook_id, notebook in course.read_assignment().items() for cell in notebook.answers}
+
+
+def notebook_of(grade_id):
+    return reference_folder() / answer_notebooks()[grade_id]
+
+
+def reference_source(grade_id):
+    return solution_cell_source(notebook_of(grade_id), grade_id)
+
+
+def define(grade_id, source, namespace=None):
+    """Execute an answer cell's source the way a notebook would, and return the namespace."""
     from grader.tf1 import tf
 
-    namespace = {"tf": tf, "np": __import__("numpy")}
-    exec(compile(source, f"<answer:{function}>", "exec"), namespace)
-    return namespace[function]
+    namespace = {"tf": tf, "np": __import__("numpy"), "math": __import__("math")} if namespace is None else namespace
+    exec(compile(source, f"<answer:{grade_id}>", "exec"), namespace)
+    return namespace
 
 
-def failed_tests(function, source):
-    """{grade_id: message} of the graded test cells (hidden parts included) that fail for this source."""
-    defined = define(function, source)
+def failed_tests(grade_id, source):
+    """{grade_id: message} of the graded test cells (hidden parts included) of the answer's notebook that
+    fail when the answer cell ``grade_id`` holds ``source`` and the notebook's other answers are the reference."""
+    notebook = notebook_of(grade_id)
+    namespace = None
+    for answer in course.read_source_notebook(notebook).answers:
+        namespace = define(answer.grade_id, source if answer.grade_id == grade_id else answer.source, namespace)
     failures = {}
-    for grade_id, test_source, _ in graded_cells(reference_folder() / EXERCISES[function]):
+    for test_id, test_source, _ in graded_cells(notebook):
         try:
-            exec(compile(test_source, grade_id, "exec"), {"checks": checks, function: defined})
+            exec(compile(test_source, test_id, "exec"), dict(namespace, checks=checks))
         except AssertionError as error:
-            failures[grade_id] = str(error)
+            failures[test_id] = str(error)
     return failures
 
 
-def notebook_with_answer(function, source):
-    """The solution notebook of ``function`` with its answer cell replaced by ``source``."""
-    notebook = nbformat.read(str(reference_folder() / EXERCISES[function]), as_version=4)
-    course.cells_by_grade_id(notebook.cells)[function].source = source
+def notebook_with_answer(grade_id, source):
+    """The solution notebook of answer cell ``grade_id`` with that cell's source replaced by ``source``."""
+    notebook = nbformat.read(str(notebook_of(grade_id)), as_version=4)
+    course.cells_by_grade_id(notebook.cells)[grade_id].source = source
     return notebook
 
 

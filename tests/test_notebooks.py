@@ -13,13 +13,14 @@ import nbformat
 import pytest
 
 from grader import course
-from grader.exercises import EXERCISES, graded_cells, reference_folder, student_folder
+from grader.exercises import graded_cells, reference_folder, student_folder
 from grader.grading.nbgrader_bridge import IMAGE_LINK
+from notebook_tools import answer_notebooks, graded_notebooks, reference_source
 
 REPO = course.course_root()
 REFERENCE, STUDENT = reference_folder(), student_folder()
 BIN = Path(sys.executable).parent
-EXERCISE_NOTEBOOKS = list(EXERCISES.values())
+EXERCISE_NOTEBOOKS = graded_notebooks()
 
 
 def nbgrader(*args, cwd=REPO):
@@ -99,13 +100,20 @@ def test_each_exercise_has_visible_and_hidden_tests_and_points_in_the_title(name
     assert re.search(rf"\({total:g} points?\)", title), f"{name}: title {title!r} should state the {total:g} points"
 
 
-@pytest.mark.parametrize("function,name", EXERCISES.items())
-def test_student_stub_says_what_to_write(function, name):
+@pytest.mark.parametrize("grade_id,name", sorted(answer_notebooks().items()))
+def test_student_stub_says_what_to_write(grade_id, name):
+    """A function exercise keeps its signature and docstring; a question keeps `answer = None` and the form asked."""
     notebook = nbformat.read(str(STUDENT / name), as_version=4)
-    (cell,) = [c for c in notebook.cells if course.grade_id(c) == function]
-    assert f"def {function}(" in cell.source and "raise NotImplementedError()" in cell.source
-    assert '"""' in cell.source, "the stub keeps the docstring that explains arguments and return values"
-    assert "BEGIN SOLUTION" not in cell.source
+    (cell,) = [c for c in notebook.cells if course.grade_id(c) == grade_id]
+    assert "raise NotImplementedError()" in cell.source and "BEGIN SOLUTION" not in cell.source
+    defines_function = any(isinstance(node, ast.FunctionDef) and node.name == grade_id
+                           for node in ast.parse(reference_source(grade_id)).body)
+    if defines_function:
+        assert f"def {grade_id}(" in cell.source
+        assert '"""' in cell.source, "the stub keeps the docstring that explains arguments and return values"
+    else:
+        first = cell.source.splitlines()[0]
+        assert first.startswith(f"{grade_id} = None  # "), f"{grade_id}: the stub should say what form the answer takes"
 
 
 @pytest.mark.parametrize("path", all_notebooks(), ids=lambda p: str(p.relative_to(REPO)))
