@@ -274,13 +274,15 @@ def r1_penalty(input_real, d_logits_real, gamma):
     return 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(gradient), axis=list(range(1, gradient.shape.ndims))))
 
 
-def add_weight_averaging(fns, params, gan, g_vars):
+def add_weight_averaging(fns, params, gan, g_vars, out_dim=IMAGE_SIZE):
     """Keep an exponential moving average of the generator's weights and draw samples with it.
 
     The average is updated after each generator update (control dependency, so it always reads the
     new weights); a second call of the student's generator, with reuse=True and a custom getter that
     hands out the averaged copies, draws the samples; the checkpoint stores the averaged values
     under the generator's own variable names, so restoring needs no averaging code at all.
+    ``gan`` needs "g_train_opt", "input_z" and the list "train_ops" ([D op, G op]), and gets "g_sample" and
+    "saved_variables"; ``out_dim`` is the generator's output size (the ring lab of notebook 07 uses 2).
     """
     from grader.tf1 import tf
 
@@ -297,7 +299,7 @@ def add_weight_averaging(fns, params, gan, g_vars):
 
     with tf.variable_scope(tf.get_variable_scope(), custom_getter=averaged):
         g_sample = fns.generator(
-            gan["input_z"], IMAGE_SIZE, n_units=params["g_hidden"], reuse=True, alpha=params["alpha"]
+            gan["input_z"], out_dim, n_units=params["g_hidden"], reuse=True, alpha=params["alpha"]
         )
     if set(handed_out) != set(g_vars):  # e.g. a generator that does not use tf.get_variable / tf.layers
         print("Note: your generator's variables cannot be averaged (are they made with tf.get_variable "
