@@ -1,4 +1,5 @@
-"""Figures for the training notebook: digit grids, samples across epochs, loss curves, interpolation.
+"""Figures for the training notebook: digit grids, samples across epochs, loss curves, interpolation;
+and for the ring lab of notebook 07: D's surface with real and generated points, generator gradients.
 
 Every function returns a matplotlib Figure made without pyplot (so Jupyter shows it once, when it
 is the cell's last value or passed to display(), and nothing needs closing); ``save(figure, path)``
@@ -122,6 +123,72 @@ def digit_shares(shares, real_shares=None, title="Share of each digit (classifie
     ax.set_ylabel("share of samples")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def ring_runs(results, size=2.3, max_points=1000):
+    """One row per ring-lab run (grader.ring_lab.RunResult), one column per snapshot: D's probability
+    of "real" as a coloured surface (its 0.5 contour dashed), real points (black) and generated points
+    (orange). Each panel's title gives the step and that snapshot's score; the row's last panel adds
+    the run's seconds; the run's name and seed label the row."""
+    results = list(results) if isinstance(results, (list, tuple)) else [results]
+    columns = max(len(result.snapshots) for result in results)
+    figure, axes = subplots(len(results), columns, figsize=(columns * size + 1.0, len(results) * size + 0.6))
+    image = None
+    for row, result in enumerate(results):
+        limit = float(np.max(np.abs(result.grid)))
+        extent = (-limit, limit, -limit, limit)
+        for column in range(columns):
+            ax = axes[row, column]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column >= len(result.snapshots):
+                ax.set_axis_off()
+                continue
+            snapshot = result.snapshots[column]
+            image = ax.imshow(snapshot.d_surface, extent=extent, origin="lower", cmap="RdBu", vmin=0, vmax=1,
+                              interpolation="bilinear")
+            ax.contour(result.grid, result.grid, snapshot.d_surface, levels=[0.5], colors="gray",
+                       linewidths=0.7, linestyles="--")
+            ax.scatter(*result.real[:max_points].T, s=1, c="black", linewidths=0)
+            generated = np.asarray(snapshot.generated)[:max_points]
+            ax.scatter(*generated.T, s=2, c="darkorange", linewidths=0, alpha=0.7)
+            ax.set_xlim(-limit, limit)
+            ax.set_ylim(-limit, limit)
+            ax.set_aspect("equal")
+            metrics = snapshot.metrics
+            title = f"step {snapshot.step}\n{metrics.modes_covered}/{len(metrics.per_mode_counts)} modes, " \
+                    f"{metrics.high_quality_share:.0%} HQ"
+            if column == len(result.snapshots) - 1:
+                title += f", {result.seconds:.1f} s in all"
+            ax.set_title(title, fontsize=8)
+        axes[row, 0].set_ylabel(f"{result.name} (seed {result.seed})", fontsize=9)
+    if image is not None:
+        figure.colorbar(image, ax=axes, shrink=0.8, label="D(x): probability of real")
+    if len(results) == 1:
+        figure.suptitle(results[0].summary(), fontsize=10)
+    return figure
+
+
+def ring_gradients(results, title="How hard the generator is pushed: |gradient of its loss| over its weights"):
+    """Per ring-lab run, the norm of the gradient of each generator loss with respect to G's weights at
+    the run's snapshots (log scale): the saturating log(1 - D(G(z))) and the non-saturating
+    -log D(G(z)), both measured at the same weights, whichever of them the run trained with."""
+    results = list(results) if isinstance(results, (list, tuple)) else [results]
+    figure, ((ax,),) = subplots(1, 1, figsize=(7, 3.2))
+    for index, result in enumerate(results):
+        steps = [snapshot.step for snapshot in result.snapshots]
+        colour = f"C{index}"
+        ax.plot(steps, [max(s.grad_norm_saturating, 1e-12) for s in result.snapshots], color=colour, marker="o",
+                ls="-", label=f"{result.name}: saturating log(1 - D(G(z)))")
+        ax.plot(steps, [max(s.grad_norm_non_saturating, 1e-12) for s in result.snapshots], color=colour,
+                marker="s", ls="--", label=f"{result.name}: non-saturating -log D(G(z))")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("gradient norm")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="best")
     figure.tight_layout()
     return figure
 
