@@ -92,6 +92,11 @@ SCENARIOS = {
                  "D rejects every fake, G's gradient fades and G never reaches the ring",
         "steps": 400, "k": 5, "learning_rate": 3e-3, "smooth": 0.0, "g_loss": "saturating",
     },
+    "weak_discriminator": {
+        "story": "the plain settings with a discriminator of one hidden layer of 8 units: it cannot draw eight "
+                 "separate regions, its verdicts carry little information, and G never finds the modes",
+        "steps": 2500, "d_hidden": [8],
+    },
     "oscillation": {
         "story": "a learning rate of 3e-3 with beta1 0.9: each player overshoots, and G swings around "
                  "without ever settling on the modes",
@@ -337,7 +342,7 @@ def run(fns, training_step, scenario="healthy", seed=0, **overrides):
     """
     from grader.quiet import quiet
     from grader.tf1 import tf
-    from grader.train import NotebookStop, latent, session_config
+    from grader.train import NotebookStop, latent
 
     if not callable(training_step):
         raise NotebookStop(f"training_step must be the function you wrote, got {training_step!r}.")
@@ -345,7 +350,7 @@ def run(fns, training_step, scenario="healthy", seed=0, **overrides):
     started = time.perf_counter()
     with quiet():
         lab = build_lab(fns, config, seed)
-        session = tf.Session(graph=lab["graph"], config=session_config())
+        session = tf.Session(graph=lab["graph"], config=single_thread_config())
         session.run(lab["init"])
     batch_size, z_size = config["batch_size"], config["z_size"]
     real_batch = Batches(ring_data, np.random.RandomState(seed), batch_size)
@@ -384,6 +389,17 @@ def run(fns, training_step, scenario="healthy", seed=0, **overrides):
         real=ring_data(np.random.RandomState(seed + 5), PLOT_REAL),
         seconds=time.perf_counter() - started, train_seconds=train_seconds,
     )
+
+
+def single_thread_config():
+    """One thread per op and one op at a time, on threads of the session's own. The networks are small,
+    so more threads barely help, and a run's numbers then do not depend on how many cores the
+    machine has, or on what an earlier session in the same process asked for."""
+    from grader.tf1 import tf
+
+    config = tf.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+    config.use_per_session_threads = True
+    return config
 
 
 def call_training_step(training_step, session, d_train_op, g_train_op, lab, real_batch, z_batch, k):

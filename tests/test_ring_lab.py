@@ -256,4 +256,7 @@ def test_healthy_covers_the_ring_and_collapse_does_not(fns):
 def test_saturating_loss_gives_the_generator_almost_no_gradient(fns):
     result = ring_lab.run(fns, training_step, "saturating", seed=SLOW_SEED)
     last = result.snapshots[-1]
-    assert last.grad_norm_saturating < 0.1 * last.grad_norm_non_saturating, result.summary()
+    assert last.d_fake < 0.1, f"D should reject the fakes: mean D(G(z)) = {last.d_fake:.3f}"
+    # per fake the two gradients differ by the factor D(G(z)) / (1 - D(G(z))): a few times smaller at least
+    assert last.grad_norm_saturating < 0.2 * last.grad_norm_non_saturating, (
+        f"{result.summary()}: {last.grad_norm_saturating:.3g} vs {last.grad_norm_non_saturating:.3g}")
