@@ -89,4 +89,73 @@ def discriminator(x, n_units=128, reuse=False, alpha=0.01):
         logits = tf.layers.dense(h, 1)
         return tf.sigmoid(logits), logits
 '''),
+    "V from a piecewise log-sigmoid": ("value_function", '''
+def value_function(d_logits_real, d_logits_fake):
+    def log_sigmoid(l):
+        l = np.asarray(l, dtype=float)
+        with np.errstate(over="ignore"):
+            return np.where(l >= 0, -np.log1p(np.exp(-l)), l - np.log1p(np.exp(l)))
+    return np.mean(log_sigmoid(d_logits_real)) + np.mean(log_sigmoid(-np.asarray(d_logits_fake)))
+'''),
+    "V through TensorFlow's cross-entropy": ("value_function", '''
+def value_function(d_logits_real, d_logits_fake):
+    with tf.Graph().as_default(), tf.Session() as sess:
+        real = tf.constant(d_logits_real, tf.float64)
+        fake = tf.constant(d_logits_fake, tf.float64)
+        ce = tf.nn.sigmoid_cross_entropy_with_logits
+        v = -tf.reduce_mean(ce(labels=tf.ones_like(real), logits=real)) - tf.reduce_mean(
+            ce(labels=tf.zeros_like(fake), logits=fake))
+        return sess.run(v)
+'''),
+    "D* with np.where under errstate": ("optimal_discriminator", '''
+def optimal_discriminator(p_data, p_g):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(p_data + p_g > 0, p_data / (p_data + p_g), 0.5)
+'''),
+    "JSD from entropies": ("js_divergence", '''
+def entropy(p):
+    p = p[p > 0]
+    return -np.sum(p * np.log(p))
+
+def js_divergence(p, q):
+    return entropy((p + q) / 2) - (entropy(p) + entropy(q)) / 2
+'''),
+    "JSD with a loop over the grid": ("js_divergence", '''
+def js_divergence(p, q):
+    total = 0.0
+    for a, b in zip(p, q):
+        m = (a + b) / 2
+        if a > 0:
+            total += 0.5 * a * math.log(a / m)
+        if b > 0:
+            total += 0.5 * b * math.log(b / m)
+    return total
+'''),
+    "generator gradients from TensorFlow's autodiff": ("generator_loss_gradients", '''
+def generator_loss_gradients(d_logits_fake):
+    with tf.Graph().as_default(), tf.Session() as sess:
+        logits = tf.constant(d_logits_fake, tf.float64)
+        minimax = -tf.nn.softplus(logits)            # log(1 - sigmoid(l))
+        non_saturating = tf.nn.softplus(-logits)     # -log(sigmoid(l))
+        return tuple(sess.run([tf.gradients(minimax, logits)[0], tf.gradients(non_saturating, logits)[0]]))
+'''),
+    "steps returning NumPy arrays": ("simultaneous_step", '''
+def simultaneous_step(x, y, eta):
+    gradient = np.array([y, x])              # d(xy)/dx, d(xy)/dy
+    return np.array([x, y]) + eta * np.array([-1.0, 1.0]) * gradient
+'''),
+    "training_step with positional feeds and a while loop": ("training_step", '''
+def training_step(session, d_train_op, g_train_op, input_real, input_z, real_batch, z_batch, k=1):
+    done = 0
+    while done < k:
+        session.run([d_train_op], {input_z: z_batch(), input_real: real_batch()})
+        done += 1
+    session.run(g_train_op, {input_z: z_batch(), input_real: real_batch()})  # real batch: unneeded, harmless
+'''),
+    "a choice in capitals, with spaces": ("answer_strong_gradient", '''
+answer_strong_gradient = " B "
+'''),
+    "a numeric answer as an expression": ("answer_value_at_optimum", '''
+answer_value_at_optimum = 2 * math.log(0.5)
+'''),
 }
