@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 
 from grader import course
+from grader.exercises import EXERCISES
 from grader.grading.feedback import summarise_hidden_tests
 from grader.grading.mathjax import OFFLINE_CONFIG_JS, mathjax_script
 from grader.grading.nbgrader_bridge import IMAGE_LINK
@@ -122,6 +123,12 @@ def walkthrough_notebook(source_path, figure_links):
     return notebook
 
 
+def runs_the_exercises(notebook):
+    """True for a chapter that loads the exercise functions of the notebooks beside it (06's training,
+    07's 2-D lab) through ``grader.train.exercise_functions``."""
+    return any(course.is_code(cell) and "exercise_functions(" in cell.source for cell in notebook.cells)
+
+
 def answers_fingerprint(notebooks):
     """A hash of the answer cells of all ``notebooks`` (the exercise functions)."""
     digest = hashlib.sha256()
@@ -133,9 +140,9 @@ def answers_fingerprint(notebooks):
 
 
 def answers_cell(fingerprint):
-    """A code cell the page does not show (MyST-NB's remove-cell tag), for a notebook without answers of
-    its own: the training chapter runs the exercise functions of the notebooks beside it, and
-    jupyter-cache knows a notebook only by its own code, so the answers' hash becomes part of it."""
+    """A code cell the page does not show (MyST-NB's remove-cell tag), for a chapter that runs the
+    exercise functions of the notebooks beside it: jupyter-cache knows a notebook only by its own
+    code, so the hash of those answers becomes part of it."""
     cell = nbformat.v4.new_code_cell(f"# the exercise answers this chapter runs: {fingerprint}")
     cell.metadata["tags"] = ["remove-cell"]
     cell.id = "book-answers"
@@ -178,9 +185,9 @@ def prepare(book=None, solutions=None):
             written.append(target)
 
     notebooks = {source.name: walkthrough_notebook(source, figure_links) for source in sources}
-    answers = answers_fingerprint(notebooks.values())
+    answers = answers_fingerprint(notebook for name, notebook in notebooks.items() if name in EXERCISES.values())
     for name, notebook in notebooks.items():
-        if not any(course.is_solution(cell) for cell in notebook.cells):
+        if runs_the_exercises(notebook):
             notebook.cells.insert(0, answers_cell(answers))
         put(generated / WALKTHROUGH / name, (nbformat.writes(notebook) + "\n").encode())
     for image, link in figure_links.items():

@@ -195,7 +195,7 @@ def parser():
     merge.add_argument("--out", required=True)
     merge.set_defaults(run=cmd_merge)
 
-    demo = commands.add_parser("demo", help="grade a synthetic class of 10 and print the table")
+    demo = commands.add_parser("demo", help="grade a synthetic class of 11 and print the table")
     demo.add_argument("--workers", type=int)
     demo.add_argument("--timeout", type=int, default=60)
     demo.add_argument("--folder", default="demo", help="where the demo class and its grades go")

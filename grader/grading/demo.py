@@ -1,4 +1,4 @@
-"""`python -m grader demo`: a synthetic class of ten, graded in parallel, with the table.
+"""`python -m grader demo`: a synthetic class of eleven, graded in parallel, with the table.
 
 Each submission is a student notebook from ``notebooks/gan/`` with the answer cells filled
 in from the reference solutions, then changed the way real students do: classic mistakes,
@@ -17,6 +17,7 @@ from grader import course
 from grader.grading import nbgrader_bridge
 
 NOT_DONE = "# YOUR CODE HERE\nraise NotImplementedError()"
+THEORY = "07_theory_and_failure_modes"
 
 
 # ---------------------------------------------------------------- building blocks
@@ -185,6 +186,10 @@ def demo_class(answers, release=None):
         ("judy", "correct, accepted alternatives (tf.nn.leaky_relu, get_collection)",
          lambda f: write(f, "judy", {**answers, "02_generator": {"generator": ALTERNATIVE_GENERATOR},
                                                 "05_optimizers": {"model_opt": ALTERNATIVE_OPT}})),
+        ("kim", "theory mistakes: alternating step with the old x, the minimax loss picked for a strong gradient",
+         lambda f: write(f, "kim", mutate(mutate(
+             answers, THEORY, "alternating_step", "y_new = y + eta * x_new", "y_new = y + eta * x"),
+             THEORY, "answer_strong_gradient", 'answer_strong_gradient = "b"', 'answer_strong_gradient = "a"'))),
     ]
 
 
