@@ -158,4 +158,18 @@ answer_strong_gradient = " B "
     "a numeric answer as an expression": ("answer_value_at_optimum", '''
 answer_value_at_optimum = 2 * math.log(0.5)
 '''),
+    "training_step with op.run under session.as_default()": ("training_step", '''
+def training_step(session, d_train_op, g_train_op, input_real, input_z, real_batch, z_batch, k=1):
+    with session.as_default():
+        for _ in range(k):
+            d_train_op.run(feed_dict={input_real: real_batch(), input_z: z_batch()})
+    g_train_op.run(session=session, feed_dict={input_z: z_batch()})
+'''),
+    "training_step with dict fetches, tensor names and cast batches": ("training_step", '''
+def training_step(session, d_train_op, g_train_op, input_real, input_z, real_batch, z_batch, k=1):
+    for _ in range(k):
+        feed = {input_real.name: real_batch().astype(np.float32), input_z.name: np.array(z_batch())}
+        session.run({"d": d_train_op}, feed_dict=feed)
+    session.run({"g": g_train_op}, feed_dict={input_z.name: z_batch().reshape(-1, z_batch().shape[1])})
+'''),
 }

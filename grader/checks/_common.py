@@ -57,6 +57,8 @@ def describe(value):
         return f"a {type(value).__name__} of {len(value)}"
     if value is None:
         return "None (did you forget the return statement?)"
+    if isinstance(value, np.ndarray):
+        return f"a NumPy array of shape {value.shape} and dtype {value.dtype}"
     return f"a {type(value).__module__}.{type(value).__qualname__}"
 
 
