@@ -181,9 +181,9 @@ def ring_gradients(results, title="How hard the generator is pushed: |gradient o
         steps = [snapshot.step for snapshot in result.snapshots]
         colour = f"C{index}"
         ax.plot(steps, [max(s.grad_norm_saturating, 1e-12) for s in result.snapshots], color=colour, marker="o",
-                ls="-", label=f"{result.name}: saturating log(1 - D(G(z)))")
+                ls="-", label=f"{result.name} run: minimax log(1 - D(G(z)))")
         ax.plot(steps, [max(s.grad_norm_non_saturating, 1e-12) for s in result.snapshots], color=colour,
-                marker="s", ls="--", label=f"{result.name}: non-saturating -log D(G(z))")
+                marker="s", ls="--", label=f"{result.name} run: non-saturating -log D(G(z))")
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("gradient norm")

@@ -227,6 +227,17 @@ def test_an_unfinished_step_function_stops_the_notebook(fns):
         ring_lab.run(fns, idle, "healthy", **SHORT)
 
 
+def test_a_step_function_that_fails_its_checks_is_noted_once(fns, capsys):
+    def simultaneous(session, d_train_op, g_train_op, input_real, input_z, real_batch, z_batch, k=1):
+        session.run([d_train_op, g_train_op], feed_dict={input_real: real_batch(), input_z: z_batch()})
+
+    ring_lab.run(fns, simultaneous, "plain", steps=2, snapshots=1)
+    ring_lab.run(fns, simultaneous, "plain", steps=2, snapshots=1)
+    assert capsys.readouterr().out.count("does not pass its checks yet") == 1
+    ring_lab.run(fns, training_step, "plain", steps=2, snapshots=1)
+    assert "does not pass its checks" not in capsys.readouterr().out
+
+
 def test_nan_losses_stop_with_a_readable_message(fns):
     from grader.train import NotebookStop
 
