@@ -96,7 +96,7 @@ SCENARIOS = {
     "weak_discriminator": {
         "story": "the plain settings with a discriminator of one hidden layer of 8 units: it cannot draw eight "
                  "separate regions, its verdicts carry little information, and G never finds the modes",
-        "steps": 2500, "d_hidden": [8],
+        "steps": 1000, "d_hidden": [8],
     },
     "oscillation": {
         "story": "a learning rate of 3e-3 with beta1 0.9: each player overshoots, and G swings around "
