@@ -140,6 +140,10 @@ def test_every_chapter_page_has_its_outputs(built_book):
         assert "BEGIN HIDDEN TESTS" not in page and "Traceback" not in page, chapter
     for chapter in ("01_model_inputs", "06_train_gan"):  # both draw digits: real ones, generated ones
         assert re.search(r'<img[^>]+src="\.\./\.\./_images/', pages[chapter]), f"{chapter}: no drawn output"
+    theory = pages["07_theory_and_failure_modes"]  # the 2-D lab: every scenario's figure, and its numbers
+    assert len(re.findall(r'<img[^>]+src="\.\./\.\./_images/[0-9a-f]{16,}', theory)) >= 7, "07: the lab's figures"
+    for scenario in ("plain", "collapse", "saturating", "weak_discriminator", "oscillation", "healthy"):
+        assert re.search(rf"{scenario} \(seed 0\): \d/8 modes", theory), f"07: no {scenario} run"
     index = (built_book / "index.html").read_text()
     assert 'class="cell_output' in index and re.search(r'<img[^>]+src="_images/', index), (
         "the landing page does not show its grid of real MNIST digits")
