@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/ring_lab_scenarios.py --seeds 0 1 2 healthy collapse
 
 The functions are the reference solutions (solutions/gan) and the step function is the reference
-answer of notebook 07 (Algorithm 1 of Goodfellow et al. 2014), as in tests/test_ring_lab.py.
+answer of notebook 07 (Algorithm 1 of Goodfellow et al. 2014), read from its cell, as in
+tests/test_ring_lab.py.
 Seconds are each whole run (graph, training, snapshots) on this machine; plotting is not included.
 """
 import argparse
@@ -15,14 +16,18 @@ import platform
 import time
 
 from grader import plots, ring_lab
+from grader.exercises import reference_folder, solution_cell_source
 from grader.quiet import quiet
 from grader.train import exercise_functions
 
+THEORY_NOTEBOOK = "07_theory_and_failure_modes.ipynb"
 
-def training_step(session, d_train_op, g_train_op, input_real, input_z, real_batch, z_batch, k=1):
-    for _ in range(k):
-        session.run(d_train_op, feed_dict={input_real: real_batch(), input_z: z_batch()})
-    session.run(g_train_op, feed_dict={input_z: z_batch()})
+
+def reference_training_step():
+    """Notebook 07's reference training_step, executed from its cell in solutions/."""
+    namespace = {}
+    exec(solution_cell_source(reference_folder() / THEORY_NOTEBOOK, "training_step"), namespace)
+    return namespace["training_step"]
 
 
 def machine():
@@ -45,6 +50,7 @@ def main():
     print(f"machine: {machine()}")
     print("| scenario | steps | k | modes covered | high-quality share | seconds | seed |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    training_step = reference_training_step()
     started, results = time.perf_counter(), []
     for name in arguments.scenarios:
         for seed in arguments.seeds:

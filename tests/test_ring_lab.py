@@ -8,16 +8,14 @@ import pytest
 
 from grader import ring_lab
 from grader.quiet import quiet
+from notebook_tools import define, reference_source
 
 SHORT = {"steps": 60, "snapshots": 2}  # a fraction of a second of training: shape, not quality
 SLOW_SEED = 0  # the seed docs/training.md reports
 
 
-def training_step(session, d_train_op, g_train_op, input_real, input_z, real_batch, z_batch, k=1):
-    """The reference answer of notebook 07's exercise: Algorithm 1 of Goodfellow et al. (2014)."""
-    for _ in range(k):
-        session.run(d_train_op, feed_dict={input_real: real_batch(), input_z: z_batch()})
-    session.run(g_train_op, feed_dict={input_z: z_batch()})
+# the reference answer of notebook 07's exercise (Algorithm 1), taken from the solution notebook itself
+training_step = define("training_step", reference_source("training_step"))["training_step"]
 
 
 @pytest.fixture(scope="module")
