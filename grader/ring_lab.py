@@ -267,8 +267,9 @@ def snapshot_steps(config):
 
 def learning_rate_at(config, step):
     """The linearly decaying rate: learning_rate at step 0, learning_rate * final_lr_fraction at the end."""
-    progress = step / max(config["steps"] - 1, 1)
-    return config["learning_rate"] * (1 - (1 - config["final_lr_fraction"]) * progress)
+    from grader.train import linear_decay
+
+    return linear_decay(config["learning_rate"], config["final_lr_fraction"], step, config["steps"])
 
 
 class Batches:

@@ -351,6 +351,12 @@ def training_images(params):
     return images
 
 
+def linear_decay(learning_rate, final_fraction, step, total_steps):
+    """The rate at ``step`` of ``total_steps``: learning_rate at the first step, falling linearly to
+    learning_rate * final_fraction at the last (the ring lab of notebook 07 uses it too)."""
+    return learning_rate * (1 - (1 - final_fraction) * step / max(total_steps - 1, 1))
+
+
 def train_gan(fns, params, output_dir, progress=True, on_epoch_end=None, write_outputs=True):
     """Train the GAN and write its outputs to ``output_dir``; returns a dict describing the run.
 
@@ -389,10 +395,7 @@ def train_gan(fns, params, output_dir, progress=True, on_epoch_end=None, write_o
             started = time.perf_counter()
             shuffled = images[data_rng.permutation(len(images))]
             for i in range(batches_per_epoch):
-                # linear decay from learning_rate to learning_rate * final_lr_fraction
-                rate = params["learning_rate"] * (
-                    1 - (1 - params["final_lr_fraction"]) * step / max(total_steps - 1, 1)
-                )
+                rate = linear_decay(params["learning_rate"], params["final_lr_fraction"], step, total_steps)
                 feed = {
                     gan["input_real"]: shuffled[i * batch_size : (i + 1) * batch_size],
                     gan["input_z"]: latent(data_rng, batch_size, z_size),
