@@ -101,6 +101,16 @@ def images(page):
     return page.eval_on_selector_all("img", "all => all.map(i => [i.currentSrc || i.src, i.naturalWidth])")
 
 
+def wait_for_markdown_images(page, expected, timeout=90_000):
+    """Wait until JupyterLab has rendered `expected` images in the open notebook's markdown cells
+    (it renders cells one after another, so the first image says nothing of the rest); returns the count."""
+    selector = ".jp-NotebookPanel .jp-MarkdownCell img"
+    page.wait_for_function(
+        f"() => document.querySelectorAll({selector!r}).length >= {int(expected)}", timeout=timeout
+    )
+    return page.locator(selector).count()
+
+
 def broken_images(page):
     return [src[:120] for src, width in images(page) if not width]
 

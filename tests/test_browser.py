@@ -19,6 +19,7 @@ from browser_tools import (
     chromium,
     lab_server,
     make_lab_command,
+    wait_for_markdown_images,
     wait_for_math,
     watched_page,
     with_option,
@@ -128,10 +129,9 @@ def test_make_lab_opens_notebook_01_with_its_figures_and_a_working_validate_butt
     with lab_server(command, cwd=served, home=tmp_path / "home", log_path=tmp_path / "lab.log") as (url, token):
         page, watch = watched_page(browser, ignore_console=LAB_ATTACHMENT_NOISE)
         page.goto(f"{url}/?token={token}")
-        page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownCell img", timeout=90_000)
+        expected = attachment_count(RELEASE / FIRST_NOTEBOOK)
+        assert wait_for_markdown_images(page, expected) == expected > 0
         assert page.url.endswith(f"/lab/tree/{course.RELEASE_FOLDER}/{course.ASSIGNMENT}/{FIRST_NOTEBOOK}"), page.url
-        shown = page.locator(".jp-NotebookPanel .jp-MarkdownCell img")
-        assert shown.count() == attachment_count(RELEASE / FIRST_NOTEBOOK) > 0
         assert not broken_images(page)
 
         validate = ".jp-NotebookPanel-toolbar .jp-ToolbarButton:has-text('Validate')"
@@ -159,10 +159,8 @@ def test_a_notebook_opened_from_a_copy_of_the_assignment_folder_alone_shows_its_
     with lab_server(command, cwd=alone, home=tmp_path / "home", log_path=tmp_path / "lab.log") as (url, token):
         page, watch = watched_page(browser, ignore_console=LAB_ATTACHMENT_NOISE)
         page.goto(f"{url}/?token={token}")
-        page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownCell img", timeout=90_000)
         expected = attachment_count(alone / notebook)
-        page.wait_for_function(f"() => document.querySelectorAll('.jp-MarkdownCell img').length >= {expected}")
-        assert page.locator(".jp-NotebookPanel .jp-MarkdownCell img").count() == expected > 0
+        assert wait_for_markdown_images(page, expected) == expected > 0
         assert not broken_images(page)
         page.wait_for_selector(".jp-MarkdownCell mjx-container", timeout=30_000)  # JupyterLab's own MathJax
         assert page.locator(".jp-MarkdownCell mjx-merror").count() == 0
