@@ -19,6 +19,13 @@ EXERCISES = {
     "model_loss": "04_losses.ipynb",
     "model_opt": "05_optimizers.ipynb",
 }
+# the convolutional pair of notebook 08, which 06 trains when its architecture is "dcgan"
+# (together with model_inputs and model_loss above)
+CONV_EXERCISES = {
+    "conv_generator": "08_convolutional_gan.ipynb",
+    "conv_discriminator": "08_convolutional_gan.ipynb",
+    "conv_model_opt": "08_convolutional_gan.ipynb",
+}
 
 
 class ExerciseNotDone(RuntimeError):
@@ -59,20 +66,22 @@ def is_stub(source, name):
     return True
 
 
-def load_functions(folder=None, names=tuple(EXERCISES)):
+def load_functions(folder=None, names=tuple(EXERCISES), module=None):
     """A module holding the named exercise functions, as written in the notebooks of ``folder``
-    (default: the committed student notebooks).
+    (default: the committed student notebooks). ``names`` may come from EXERCISES and CONV_EXERCISES;
+    ``module``, if given, receives them instead of a new module.
 
     Raises ExerciseNotDone naming the notebook when a function is missing or unfinished.
     """
     from grader.tf1 import tf  # the cells expect `tf` to be the TF1 API
 
     folder = Path(folder) if folder is not None else student_folder()
-    module = types.ModuleType(f"exercises_from_{folder.name}")
-    module.tf = tf
-    module.__file__ = str(folder)
+    if module is None:
+        module = types.ModuleType(f"exercises_from_{folder.name}")
+        module.tf = tf
+        module.__file__ = str(folder)
     for name in names:
-        notebook = folder / EXERCISES[name]
+        notebook = folder / {**EXERCISES, **CONV_EXERCISES}[name]
         if not notebook.is_file():
             raise ExerciseNotDone(f"{notebook} is missing: it should define {name}().")
         source = solution_cell_source(notebook, name)
@@ -93,3 +102,9 @@ def load_functions(folder=None, names=tuple(EXERCISES)):
         if not callable(module.__dict__.get(name)):
             raise ExerciseNotDone(f"The {name} cell of {notebook.name} does not define a function {name}().")
     return module
+
+
+def load_conv_functions(folder=None, module=None):
+    """load_functions for the three functions of notebook 08 (conv_generator, conv_discriminator,
+    conv_model_opt), added to ``module`` if given."""
+    return load_functions(folder, names=tuple(CONV_EXERCISES), module=module)

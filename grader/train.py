@@ -40,6 +40,7 @@ import numpy as np
 
 IMAGE_SIZE = 28 * 28
 SAMPLE_GRID = 64  # fixed latent vectors drawn after every epoch (an 8 x 8 grid)
+STATISTICS_BATCH = 2048  # latent vectors behind the batch norm statistics of the averaged generator
 # Presets. "classic" is the settings of the classic TF1 GAN tutorial, for comparison. "default" is
 # the best quality per minute found on 2 CPU cores: two hidden layers per network (the exercises'
 # list form of n_units), Adam 0.002 with beta1 0.5 decaying to half, an R1 gradient penalty on D
@@ -47,27 +48,45 @@ SAMPLE_GRID = 64  # fixed latent vectors drawn after every epoch (an 8 x 8 grid)
 # docs/training.md ("Presets and why the default is what it is").
 PRESETS = {
     "classic": {
-        "epochs": 20, "batch_size": 100, "z_size": 100, "g_hidden": 128, "d_hidden": 128,
+        "architecture": "mlp", "epochs": 20, "batch_size": 100, "z_size": 100, "g_hidden": 128, "d_hidden": 128,
         "alpha": 0.01, "smooth": 0.1, "learning_rate": 0.002, "beta1": 0.9, "final_lr_fraction": 1.0,
         "ema_decay": 0.0, "r1_gamma": 0.0,
     },
     "default": {
-        "epochs": 20, "batch_size": 64, "z_size": 100, "g_hidden": [256, 512], "d_hidden": [512, 256],
-        "alpha": 0.2, "smooth": 0.1, "learning_rate": 2e-3, "beta1": 0.5, "final_lr_fraction": 0.5,
-        "ema_decay": 0.9995, "r1_gamma": 1.0,
+        "architecture": "mlp", "epochs": 20, "batch_size": 64, "z_size": 100, "g_hidden": [256, 512],
+        "d_hidden": [512, 256], "alpha": 0.2, "smooth": 0.1, "learning_rate": 2e-3, "beta1": 0.5,
+        "final_lr_fraction": 0.5, "ema_decay": 0.9995, "r1_gamma": 1.0,
     },
     # a few seconds: for autograding and CI, where only "does it run and write its outputs" matters
     "tiny": {
-        "epochs": 2, "batch_size": 50, "z_size": 16, "g_hidden": [32, 64], "d_hidden": [64, 32],
+        "architecture": "mlp", "epochs": 2, "batch_size": 50, "z_size": 16, "g_hidden": [32, 64], "d_hidden": [64, 32],
         "alpha": 0.2, "smooth": 0.1, "learning_rate": 2e-3, "beta1": 0.5, "final_lr_fraction": 1.0,
         "ema_decay": 0.9, "r1_gamma": 1.0, "train_images": 2000, "n_samples": 200,
     },
+    # the convolutional pair of notebook 08 (conv_generator, conv_discriminator, conv_model_opt):
+    # `channels` feature maps in the 14 x 14 layers and twice that in the 7 x 7 ones, square
+    # kernels of `kernel_size`, dropout in D. Chosen for quality per minute, like "default".
+    "dcgan": {
+        "architecture": "dcgan", "epochs": 3, "batch_size": 64, "z_size": 100, "channels": 32, "kernel_size": 5,
+        "dropout": 0.3, "alpha": 0.2, "smooth": 0.1, "learning_rate": 2e-3, "beta1": 0.5, "final_lr_fraction": 0.5,
+        "ema_decay": 0.999, "r1_gamma": 10.0,
+    },
+    "dcgan_tiny": {
+        "architecture": "dcgan", "epochs": 2, "batch_size": 50, "z_size": 16, "channels": 8, "kernel_size": 3,
+        "dropout": 0.3, "alpha": 0.2, "smooth": 0.1, "learning_rate": 2e-3, "beta1": 0.5, "final_lr_fraction": 1.0,
+        "ema_decay": 0.9, "r1_gamma": 1.0, "train_images": 2000, "n_samples": 200,
+    },
 }
+# the settings only one architecture has, and each architecture's full and tiny presets
+ARCHITECTURE_PARAMS = {"mlp": ("g_hidden", "d_hidden"), "dcgan": ("channels", "kernel_size", "dropout")}
+ARCHITECTURE_PRESETS = {"mlp": ("default", "tiny"), "dcgan": ("dcgan", "dcgan_tiny")}
 COMMON = {"seed": 0, "n_samples": 10_000, "train_images": None}
 OPEN_AT_ONE = ("smooth", "beta1", "ema_decay")
-INTEGER_PARAMS = ("epochs", "batch_size", "z_size", "seed", "n_samples")
+INTEGER_PARAMS = ("epochs", "batch_size", "z_size", "seed", "n_samples", "channels", "kernel_size")
 LAYER_PARAMS = ("g_hidden", "d_hidden")  # a number (one hidden layer) or a list of numbers (one layer each)
-FLOAT_PARAMS = ("alpha", "smooth", "learning_rate", "beta1", "final_lr_fraction", "ema_decay", "r1_gamma")
+FLOAT_PARAMS = (
+    "alpha", "smooth", "learning_rate", "beta1", "final_lr_fraction", "ema_decay", "r1_gamma", "dropout",
+)
 
 
 def grading_environment():
@@ -80,17 +99,34 @@ def make_params(preset="default", **overrides):
     if preset not in PRESETS:
         raise ValueError(f"Unknown preset {preset!r}: expected one of {sorted(PRESETS)}.")
     params = dict(COMMON, **PRESETS[preset], preset=preset)
+    overrides = {key: value for key, value in overrides.items() if value is not None}
     unknown = sorted(set(overrides) - set(params))
     if unknown:
-        raise ValueError(f"Unknown training parameter(s) {unknown}: expected some of {sorted(params)}.")
-    params.update({key: value for key, value in overrides.items() if value is not None})
+        other = [name for name in unknown if any(name in names for names in ARCHITECTURE_PARAMS.values())]
+        hint = (f" ({', '.join(other)} belong(s) to the other architecture; preset {preset!r} trains "
+                f"{params['architecture']!r})") if other else ""
+        raise ValueError(f"Unknown training parameter(s) {unknown}{hint}: expected some of {sorted(params)}.")
+    params.update(overrides)
     return check_params(params)
 
 
 def check_params(params):
     """``params`` with whole numbers as int and the rest as float; a ValueError naming the first bad value."""
     params = dict(params)
+    architecture = params.setdefault("architecture", "mlp")  # runs written before there was a choice
+    if architecture not in ARCHITECTURE_PARAMS:
+        raise ValueError(f"architecture must be one of {sorted(ARCHITECTURE_PARAMS)}, got {architecture!r}.")
+    own = ARCHITECTURE_PARAMS[architecture]
+    for other, names in ARCHITECTURE_PARAMS.items():
+        stray = [name for name in names if other != architecture and name in params and name not in own]
+        if stray:
+            raise ValueError(f"{', '.join(stray)} belong(s) to architecture {other!r}, not {architecture!r}.")
+    missing = [name for name in own if name not in params]
+    if missing:
+        raise ValueError(f"architecture {architecture!r} needs {', '.join(missing)}.")
     for name in INTEGER_PARAMS + FLOAT_PARAMS:
+        if name not in params and any(name in names for names in ARCHITECTURE_PARAMS.values()):
+            continue
         value = params[name]
         try:
             number = float(value)
@@ -102,11 +138,14 @@ def check_params(params):
             raise ValueError(f"{name} must be a whole number, got {value!r}.")
         params[name] = int(number) if name in INTEGER_PARAMS else number
     for name in LAYER_PARAMS:
-        params[name] = check_hidden_sizes(name, params[name])
-    minimum = {"epochs": 1, "batch_size": 1, "z_size": 1, "n_samples": 1, "seed": 0}
+        if name in params:
+            params[name] = check_hidden_sizes(name, params[name])
+    minimum = {"epochs": 1, "batch_size": 1, "z_size": 1, "n_samples": 1, "seed": 0, "channels": 1, "kernel_size": 1}
     for name, low in minimum.items():
-        if params[name] < low:
+        if name in params and params[name] < low:
             raise ValueError(f"{name} must be at least {low}, got {params[name]}.")
+    if architecture == "dcgan" and not 0 <= params["dropout"] < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {params['dropout']}.")
     for name in ("alpha", "smooth", "beta1", "final_lr_fraction", "ema_decay"):
         upper = ")" if name in OPEN_AT_ONE else "]"
         if not 0 <= params[name] <= 1 or (name in OPEN_AT_ONE and params[name] == 1):
@@ -183,6 +222,47 @@ def exercise_functions(use_reference_solutions, student_folder):
         raise NotebookStop(f"Cannot build the GAN yet: {problem}{hint}") from None
 
 
+def training_setup(use_reference_solutions, student_folder, architecture="mlp", preset=None, tiny=False,
+                   **overrides):
+    """(fns, params) for notebook 06: the exercise functions and the checked settings.
+
+    ``architecture`` picks the networks: "mlp" (generator and discriminator of notebooks 02 and 03)
+    or "dcgan" (the convolutional pair of notebook 08, with model_inputs and model_loss of 01 and
+    04). ``preset`` None means that architecture's own preset; a preset of the other architecture
+    wins over ``architecture``. ``tiny`` (autograding, CI) runs the architecture's tiny preset and
+    keeps only the seed of ``overrides``. With "dcgan" and notebook 08 not finished, one line says
+    so and the MLP trains instead, so a student who finished 01-05 can always train.
+    """
+    from grader.exercises import ExerciseNotDone, load_conv_functions, reference_folder
+
+    if architecture not in ARCHITECTURE_PRESETS:
+        raise ValueError(f"architecture must be one of {sorted(ARCHITECTURE_PRESETS)}, got {architecture!r}.")
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"Unknown preset {preset!r}: expected one of {sorted(PRESETS)}.")
+    if preset is not None and PRESETS[preset]["architecture"] != architecture:
+        print(f"preset {preset!r} is a preset of architecture {PRESETS[preset]['architecture']!r}: training that one.")
+        architecture = PRESETS[preset]["architecture"]
+    if tiny:
+        overrides, preset = {"seed": overrides.get("seed")}, None
+    fns = exercise_functions(use_reference_solutions, student_folder)
+    if architecture == "dcgan":
+        folder = reference_folder() if use_reference_solutions else Path(student_folder)
+        try:
+            load_conv_functions(folder, module=fns)
+        except ExerciseNotDone as problem:
+            dropped = sorted(name for name in ARCHITECTURE_PARAMS["dcgan"] if overrides.get(name) is not None)
+            reason = str(problem).split(" Complete that notebook")[0].rstrip(".")
+            print(f"architecture = \"dcgan\" needs notebook 08 ({reason}): training the fully connected "
+                  f"networks of notebooks 02 and 03 instead (architecture = \"mlp\")"
+                  + (f", without {', '.join(dropped)}." if dropped else "."))
+            architecture, preset = "mlp", None
+            overrides = {key: value for key, value in overrides.items() if key not in ARCHITECTURE_PARAMS["dcgan"]}
+    if preset is None:
+        full, small = ARCHITECTURE_PRESETS[architecture]
+        preset = small if tiny else full
+    return fns, make_params(preset, **overrides)
+
+
 # ----------------------------------------------------------------------------- graph
 
 
@@ -220,23 +300,34 @@ def build_gan(fns, params):
     """The full GAN graph from the exercise functions; returns a dict of its tensors and ops."""
     from grader.tf1 import tf
 
+    conv = params["architecture"] == "dcgan"
     graph = tf.Graph()
     with graph.as_default(), tf.variable_scope(tf.get_variable_scope(), use_resource=True):
         tf.set_random_seed(params["seed"])
         input_real, input_z = fns.model_inputs(IMAGE_SIZE, params["z_size"])
-        g_model = call_network(
-            "generator", fns.generator, input_z, IMAGE_SIZE, n_units=params["g_hidden"], alpha=params["alpha"]
-        )
-        d_out_real, d_logits_real = call_network(
-            "discriminator", fns.discriminator, input_real, n_units=params["d_hidden"], alpha=params["alpha"]
-        )
-        d_out_fake, d_logits_fake = fns.discriminator(
-            g_model, reuse=True, n_units=params["d_hidden"], alpha=params["alpha"]
-        )
+        if conv:  # the training graph: batch statistics in G, dropout in D
+            g_model = fns.conv_generator(input_z, True, **conv_generator_settings(params))
+            d_settings = dict(alpha=params["alpha"], dropout=params["dropout"], channels=params["channels"],
+                              kernel_size=params["kernel_size"])
+            d_out_real, d_logits_real = fns.conv_discriminator(input_real, True, **d_settings)
+            d_out_fake, d_logits_fake = fns.conv_discriminator(g_model, True, reuse=True, **d_settings)
+        else:
+            g_model = call_network(
+                "generator", fns.generator, input_z, IMAGE_SIZE, n_units=params["g_hidden"], alpha=params["alpha"]
+            )
+            d_out_real, d_logits_real = call_network(
+                "discriminator", fns.discriminator, input_real, n_units=params["d_hidden"], alpha=params["alpha"]
+            )
+            d_out_fake, d_logits_fake = fns.discriminator(
+                g_model, reuse=True, n_units=params["d_hidden"], alpha=params["alpha"]
+            )
         d_loss, g_loss = fns.model_loss(d_logits_real, d_logits_fake, smooth=params["smooth"])
         learning_rate = tf.placeholder(tf.float32, (), name="learning_rate")
         d_objective = d_loss + r1_penalty(input_real, d_logits_real, params["r1_gamma"])
-        d_train_opt, g_train_opt = call_model_opt(fns, d_objective, g_loss, learning_rate, params["beta1"])
+        if conv:
+            d_train_opt, g_train_opt = fns.conv_model_opt(d_objective, g_loss, learning_rate, beta1=params["beta1"])
+        else:
+            d_train_opt, g_train_opt = call_model_opt(fns, d_objective, g_loss, learning_rate, params["beta1"])
         g_vars = generator_variables(tf)
         if not g_vars:
             raise RuntimeError(
@@ -249,8 +340,15 @@ def build_gan(fns, params):
             "metrics": [d_loss, g_loss, tf.reduce_mean(d_out_real), tf.reduce_mean(d_out_fake)],
             "saved_variables": g_vars,
         }
+        network = None
+        if conv:
+            def network(z, training):
+                return fns.conv_generator(z, training, reuse=True, **conv_generator_settings(params))
+
+            # without averaging, samples use the moving averages of batch norm kept during training
+            gan["g_sample"] = network(input_z, False)
         if params["ema_decay"] > 0:
-            add_weight_averaging(fns, params, gan, g_vars)
+            add_weight_averaging(fns, params, gan, g_vars, network=network)
         gan["saver"] = tf.train.Saver(var_list=gan["saved_variables"], max_to_keep=1)
         gan["init"] = tf.global_variables_initializer()
         return gan
@@ -274,7 +372,12 @@ def r1_penalty(input_real, d_logits_real, gamma):
     return 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(gradient), axis=list(range(1, gradient.shape.ndims))))
 
 
-def add_weight_averaging(fns, params, gan, g_vars, out_dim=IMAGE_SIZE):
+def conv_generator_settings(params):
+    """The keyword arguments of conv_generator (besides z, training and reuse) for these settings."""
+    return dict(alpha=params["alpha"], channels=params["channels"], kernel_size=params["kernel_size"])
+
+
+def add_weight_averaging(fns, params, gan, g_vars, out_dim=IMAGE_SIZE, network=None):
     """Keep an exponential moving average of the generator's weights and draw samples with it.
 
     The average is updated after each generator update (control dependency, so it always reads the
@@ -283,31 +386,104 @@ def add_weight_averaging(fns, params, gan, g_vars, out_dim=IMAGE_SIZE):
     under the generator's own variable names, so restoring needs no averaging code at all.
     ``gan`` needs "g_train_opt", "input_z" and the list "train_ops" ([D op, G op]), and gets "g_sample" and
     "saved_variables"; ``out_dim`` is the generator's output size (the ring lab of notebook 07 uses 2).
+
+    ``network(z, training)``, if given, builds that second call instead of fns.generator (the
+    convolutional generator: ``training`` is batch norm's switch). Batch norm's moving averages
+    (the generator's non-trainable variables) belong to the trained weights, not to their average,
+    so they are not averaged: the samples use statistics recomputed for the averaged weights
+    (``recompute_statistics``, run by train_gan after every epoch), saved under the moving averages'
+    names, so the restored generator, with training=False, draws exactly the same digits.
     """
     from grader.tf1 import tf
 
+    trainable = set(tf.trainable_variables())
+    weights = [variable for variable in g_vars if variable in trainable]
+    statistics = [variable for variable in g_vars if variable not in trainable]  # batch norm's moving averages
     ema = tf.train.ExponentialMovingAverage(params["ema_decay"], zero_debias=False)
     with tf.control_dependencies([gan["g_train_opt"]]):
-        ema_update = ema.apply(g_vars)
+        ema_update = ema.apply(weights)
+    slots = {}
+    with tf.variable_scope("sampling_statistics", reuse=False):
+        for kind in ("recomputed", "probe"):
+            slots[kind] = {variable: tf.get_variable(
+                f"{kind}/{variable.op.name}", variable.shape, variable.dtype.base_dtype, trainable=False,
+                initializer=tf.ones_initializer() if "variance" in variable.op.name else tf.zeros_initializer(),
+            ) for variable in statistics}
     handed_out = []
 
-    def averaged(getter, name, *args, **kwargs):
-        variable = getter(name, *args, **kwargs)
-        average = ema.average(variable)
-        handed_out.append(variable)
-        return average if average is not None else variable
+    def getter_for(kind):
+        def averaged(getter, name, *args, **kwargs):
+            variable = getter(name, *args, **kwargs)
+            handed_out.append(variable)
+            if variable in slots.get(kind, {}):
+                return slots[kind][variable]
+            average = ema.average(variable)
+            return average if average is not None else variable
+        return averaged
 
-    with tf.variable_scope(tf.get_variable_scope(), custom_getter=averaged):
-        g_sample = fns.generator(
-            gan["input_z"], out_dim, n_units=params["g_hidden"], reuse=True, alpha=params["alpha"]
-        )
+    def averaged_generator(kind, training):
+        with tf.variable_scope(tf.get_variable_scope(), custom_getter=getter_for(kind)):
+            if network is not None:
+                return network(gan["input_z"], training)
+            return fns.generator(
+                gan["input_z"], out_dim, n_units=params["g_hidden"], reuse=True, alpha=params["alpha"]
+            )
+
+    g_sample = averaged_generator("recomputed", False)
     if set(handed_out) != set(g_vars):  # e.g. a generator that does not use tf.get_variable / tf.layers
         print("Note: your generator's variables cannot be averaged (are they made with tf.get_variable "
               "or tf.layers?); training without weight averaging.")
         return
     gan["train_ops"][1] = ema_update  # runs the generator update first (control dependency)
     gan["g_sample"] = g_sample
-    gan["saved_variables"] = {variable.op.name: ema.average(variable) for variable in g_vars}
+    gan["saved_variables"] = {variable.op.name: ema.average(variable) for variable in weights}
+    if statistics:
+        # the same averaged weights with batch statistics: its batch norm updates, run on a fixed
+        # batch of z from probes set to 0 and then to 1, give the batch's mean and variance (the
+        # update is probe <- momentum * probe + (1 - momentum) * batch value, whatever the momentum)
+        updates = tf.get_collection_ref(tf.GraphKeys.UPDATE_OPS)
+        before = list(updates)
+        gan["g_sample_batch_statistics"] = averaged_generator("probe", True)
+        new_updates = [op for op in updates if op not in before]
+        updates[:] = before  # not for any training op
+        gan["g_sample_running_statistics"] = averaged_generator("running", False)  # for measurements only
+        if not new_updates:
+            print("Note: your generator's batch norm adds no update ops to tf.GraphKeys.UPDATE_OPS, so the "
+                  "samples use the moving averages of training, which do not match the averaged weights.")
+            gan["g_sample"] = gan["g_sample_running_statistics"]
+            gan["saved_variables"].update({variable.op.name: variable for variable in statistics})
+            return
+        probes = [slots["probe"][variable] for variable in statistics]
+        values = [tf.placeholder(variable.dtype.base_dtype, variable.shape) for variable in statistics]
+        gan["bn_statistics"] = {
+            "updates": new_updates, "probes": probes,
+            "set_probes": [{probe: np.full(probe.shape.as_list(), level, np.float32) for probe in probes}
+                           for level in (0.0, 1.0)],
+            "values": values,
+            "assign": [slots["recomputed"][variable].assign(value)
+                       for variable, value in zip(statistics, values, strict=True)],
+            "z": latent(np.random.RandomState(params["seed"] + 3), STATISTICS_BATCH, params["z_size"]),
+        }
+        gan["saved_variables"].update({variable.op.name: slots["recomputed"][variable] for variable in statistics})
+
+
+def recompute_statistics(session, gan):
+    """Set the sampling generator's batch norm statistics to those of the averaged weights on a
+    fixed batch of STATISTICS_BATCH latent vectors (nothing to do without batch norm or averaging)."""
+    statistics = gan.get("bn_statistics")
+    if statistics is None:
+        return
+    read = []
+    for levels in statistics["set_probes"]:
+        for probe, level in levels.items():
+            probe.load(level, session)
+        session.run(statistics["updates"], {gan["input_z"]: statistics["z"]})
+        read.append(session.run(statistics["probes"]))
+    feed = {}
+    for value, from_zero, from_one in zip(statistics["values"], *read, strict=True):
+        keep = from_one - from_zero  # the momentum, element by element
+        feed[value] = from_zero / (1.0 - keep)
+    session.run(statistics["assign"], feed)
 
 
 def generator_variables(tf):
@@ -328,10 +504,10 @@ def latent(rng, n, z_size):
     return rng.uniform(-1, 1, size=(n, z_size)).astype(np.float32)
 
 
-def generate(session, gan, z, batch_size=1000):
-    """Generator output for latent vectors z, as (n, 28, 28) in [-1, 1]."""
+def generate(session, gan, z, batch_size=1000, output="g_sample"):
+    """Generator output for latent vectors z, as (n, 28, 28) in [-1, 1] (``output``: which tensor of ``gan``)."""
     parts = [
-        session.run(gan["g_sample"], {gan["input_z"]: z[i : i + batch_size]}) for i in range(0, len(z), batch_size)
+        session.run(gan[output], {gan["input_z"]: z[i : i + batch_size]}) for i in range(0, len(z), batch_size)
     ]
     return np.concatenate(parts).reshape(-1, 28, 28)
 
@@ -416,9 +592,13 @@ def train_gan(fns, params, output_dir, progress=True, on_epoch_end=None, write_o
                     f"The losses became NaN or infinite in epoch {epoch + 1}: training diverged. "
                     f"Try a lower learning_rate (now {params['learning_rate']})."
                 )
+            recompute_statistics(session, gan)
             epoch_samples.append(generate(session, gan, fixed_z))
             if on_epoch_end is not None:
-                if on_epoch_end(epoch + 1, lambda z: generate(session, gan, np.asarray(z, np.float32)), train_seconds):
+                def draw(z, output="g_sample"):
+                    return generate(session, gan, np.asarray(z, np.float32), output=output)
+
+                if on_epoch_end(epoch + 1, draw, train_seconds):
                     params = dict(params, epochs=epoch + 1)  # stopped early: record what was done
                     history = history[:step]
                     break
@@ -490,9 +670,12 @@ class TrainedGenerator:
         self.graph = tf.Graph()
         with quiet(), self.graph.as_default():
             self.input_z = tf.placeholder(tf.float32, (None, self.params["z_size"]), name="input_z")
-            self.output = fns.generator(
-                self.input_z, IMAGE_SIZE, n_units=self.params["g_hidden"], alpha=self.params["alpha"]
-            )
+            if self.params.get("architecture", "mlp") == "dcgan":  # batch norm with the saved statistics
+                self.output = fns.conv_generator(self.input_z, False, **conv_generator_settings(self.params))
+            else:
+                self.output = fns.generator(
+                    self.input_z, IMAGE_SIZE, n_units=self.params["g_hidden"], alpha=self.params["alpha"]
+                )
             self.session = tf.Session(graph=self.graph, config=session_config())
             tf.train.Saver(var_list=generator_variables(tf)).restore(self.session, str(checkpoint))
 

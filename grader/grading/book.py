@@ -125,8 +125,9 @@ def walkthrough_notebook(source_path, figure_links):
 
 def runs_the_exercises(notebook):
     """True for a chapter that loads the exercise functions of the notebooks beside it (06's training,
-    07's 2-D lab) through ``grader.train.exercise_functions``."""
-    return any(course.is_code(cell) and "exercise_functions(" in cell.source for cell in notebook.cells)
+    07's 2-D lab) through ``grader.train.exercise_functions`` or ``training_setup``."""
+    return any(course.is_code(cell) and ("exercise_functions(" in cell.source or "training_setup(" in cell.source)
+               for cell in notebook.cells)
 
 
 def answers_fingerprint(notebooks):
