@@ -17,3 +17,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # TensorFlow's import takes a few seconds; give each cell room on a slow laptop.
 c.Execute.timeout = 120
+
+# Notebook 8's "find the bugs" cell reaches students with its bugs planted instead of a stub
+# (grader/grading/planted.py); every other solution cell is cleared as usual.
+from grader.grading.planted import generate_assignment_preprocessors  # noqa: E402
+
+c.GenerateAssignment.preprocessors = generate_assignment_preprocessors()

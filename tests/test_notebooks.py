@@ -15,6 +15,7 @@ import pytest
 from grader import course
 from grader.exercises import graded_cells, reference_folder, student_folder
 from grader.grading.nbgrader_bridge import IMAGE_LINK
+from grader.grading.planted import has_planted_bugs, plant_bugs
 from notebook_tools import answer_notebooks, graded_notebooks, reference_source
 
 REPO = course.course_root()
@@ -105,6 +106,9 @@ def test_student_stub_says_what_to_write(grade_id, name):
     """A function exercise keeps its signature and docstring; a question keeps `answer = None` and the form asked."""
     notebook = nbformat.read(str(STUDENT / name), as_version=4)
     (cell,) = [c for c in notebook.cells if course.grade_id(c) == grade_id]
+    if has_planted_bugs(reference_source(grade_id)):  # a "find the bugs" cell starts from the broken code
+        assert cell.source == plant_bugs(reference_source(grade_id)) and "### " not in cell.source
+        return
     assert "raise NotImplementedError()" in cell.source and "BEGIN SOLUTION" not in cell.source
     defines_function = any(isinstance(node, ast.FunctionDef) and node.name == grade_id
                            for node in ast.parse(reference_source(grade_id)).body)

@@ -5,6 +5,28 @@ independent NumPy computation, returns None when everything holds and raises Ass
 with a message naming what was expected, what was found and the likely mistake.
 """
 from grader.checks._common import CheckFailed
+from grader.checks.bugs import (
+    dcgan_any_batch_size,
+    dcgan_batch_norm_updates,
+    dcgan_fake_labels,
+    dcgan_layers_chained,
+    dcgan_output_size,
+    dcgan_variable_lists,
+)
+from grader.checks.convolutional import (
+    conv_discriminator_dropout,
+    conv_discriminator_forward,
+    conv_discriminator_outputs,
+    conv_discriminator_reuse,
+    conv_discriminator_variables,
+    conv_generator_batch_norm_updates,
+    conv_generator_forward,
+    conv_generator_output,
+    conv_generator_reuse,
+    conv_generator_training_modes,
+    conv_generator_variables,
+    conv_model_opt_batch_norm_updates,
+)
 from grader.checks.inputs import model_inputs_dimensions, model_inputs_types
 from grader.checks.losses import generator_loss_gradient, model_loss_scalars, model_loss_stability, model_loss_values
 from grader.checks.networks import (
@@ -57,6 +79,12 @@ ALL = tuple(check.__name__ for check in (
     bilinear_simultaneous_step, bilinear_alternating_step, bilinear_long_run,
     training_step_order, training_step_feeds, training_step_in_tensorflow,
     multiple_choice, numeric_answer,
+    conv_generator_output, conv_generator_variables, conv_generator_reuse, conv_generator_training_modes,
+    conv_generator_batch_norm_updates, conv_generator_forward,
+    conv_discriminator_outputs, conv_discriminator_variables, conv_discriminator_reuse, conv_discriminator_dropout,
+    conv_discriminator_forward, conv_model_opt_batch_norm_updates,
+    dcgan_output_size, dcgan_layers_chained, dcgan_any_batch_size, dcgan_fake_labels, dcgan_variable_lists,
+    dcgan_batch_norm_updates,
 ))
 
 __all__ = ["CheckFailed", "ALL", *ALL]

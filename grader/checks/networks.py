@@ -223,7 +223,7 @@ def generator_variables(generator):
 
 def generator_reuse(generator):
     """reuse=True builds a second copy on new input with the same variables and creates none."""
-    _check_reuse("generator", generator, Z_DIM, _call_generator, _generator_image)
+    check_reuse("generator", generator, Z_DIM, _call_generator, _generator_image)
 
 
 def generator_forward(generator):
@@ -347,7 +347,7 @@ def discriminator_variables(discriminator):
 
 def discriminator_reuse(discriminator):
     """The fake-image copy (reuse=True) shares every variable with the real-image copy and creates none."""
-    _check_reuse("discriminator", discriminator, X_DIM, _call_discriminator, _discriminator_logits)
+    check_reuse("discriminator", discriminator, X_DIM, _call_discriminator, _discriminator_logits)
 
 
 def discriminator_forward(discriminator):
@@ -420,7 +420,9 @@ def discriminator_hidden_layers(discriminator):
 
 # ---------------------------------------------------------------- shared: weight sharing
 
-def _check_reuse(kind, function, in_dim, call, pick_tensor):
+def check_reuse(kind, function, in_dim, call, pick_tensor):
+    """``call(function, tensor, reuse=True)`` after a first call shares every variable and creates none
+    (shared with the convolutional checks of notebook 8)."""
     with fresh_graph() as graph:
         first_input = tf.placeholder(tf.float32, [None, in_dim])
         second_input = tf.placeholder(tf.float32, [None, in_dim])
