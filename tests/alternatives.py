@@ -172,4 +172,128 @@ def training_step(session, d_train_op, g_train_op, input_real, input_z, real_bat
         session.run({"d": d_train_op}, feed_dict=feed)
     session.run({"g": g_train_op}, feed_dict={input_z.name: z_batch().reshape(-1, z_batch().shape[1])})
 '''),
+    "conv generator from tf.get_variable and tf.nn, batch norm with moving averages kept by hand": (
+        "conv_generator", '''
+def conv_generator(z, training, reuse=False, alpha=0.2, channels=64, kernel_size=5):
+    def batch_norm(h, name, momentum=0.9, epsilon=1e-5):
+        size = h.shape[-1]
+        with tf.variable_scope(name):
+            gamma = tf.get_variable("gamma", [size], initializer=tf.ones_initializer())
+            beta = tf.get_variable("beta", [size], initializer=tf.zeros_initializer())
+            moving_mean = tf.get_variable("moving_mean", [size], initializer=tf.zeros_initializer(),
+                                          trainable=False)
+            moving_variance = tf.get_variable("moving_variance", [size], initializer=tf.ones_initializer(),
+                                              trainable=False)
+        mean, variance = tf.nn.moments(h, axes=[0, 1, 2])
+        for average, value in ((moving_mean, mean), (moving_variance, variance)):
+            tf.add_to_collection(tf.GraphKeys.UPDATE_OPS,
+                                 tf.assign(average, momentum * average + (1 - momentum) * value))
+        use_mean, use_variance = tf.cond(tf.cast(training, tf.bool), lambda: (mean, variance),
+                                         lambda: (tf.identity(moving_mean), tf.identity(moving_variance)))
+        return tf.nn.batch_normalization(h, use_mean, use_variance, beta, gamma, epsilon)
+
+    def transposed(h, out_channels, name):
+        with tf.variable_scope(name):
+            kernel = tf.get_variable("kernel", [kernel_size, kernel_size, out_channels, h.shape[-1]])
+        size = 2 * int(h.shape[1])
+        shape = tf.stack([tf.shape(h)[0], size, size, out_channels])
+        return tf.nn.conv2d_transpose(h, kernel, shape, strides=[1, 2, 2, 1], padding="SAME")
+
+    with tf.variable_scope("generator", reuse=reuse):
+        weights = tf.get_variable("dense", [z.shape[-1], 7 * 7 * 2 * channels])
+        h = tf.reshape(tf.matmul(z, weights), [-1, 7, 7, 2 * channels])
+        h = tf.nn.leaky_relu(batch_norm(h, "bn1"), alpha=alpha)
+        h = tf.nn.leaky_relu(batch_norm(transposed(h, channels, "up1"), "bn2"), alpha=alpha)
+        bias = tf.get_variable("bias", [1], initializer=tf.zeros_initializer())
+        images = tf.tanh(transposed(h, 1, "up2") + bias)
+        return tf.reshape(images, [-1, 784])
+'''),
+    "conv generator with tf.layers biases kept, tf.nn.leaky_relu and tf.layers.flatten": ("conv_generator", '''
+def conv_generator(z, training, reuse=False, alpha=0.2, channels=64, kernel_size=5):
+    def up(h, filters):
+        return tf.layers.conv2d_transpose(h, filters, (kernel_size, kernel_size), (2, 2), "same")
+
+    with tf.variable_scope("generator", reuse=reuse):
+        h = tf.reshape(tf.layers.dense(z, 49 * 2 * channels), [-1, 7, 7, 2 * channels])
+        h = tf.nn.leaky_relu(tf.layers.batch_normalization(h, training=training), alpha=alpha)
+        h = tf.nn.leaky_relu(tf.layers.batch_normalization(up(h, channels), training=training), alpha=alpha)
+        return tf.layers.flatten(tf.nn.tanh(up(h, 1)))
+'''),
+    "conv discriminator from tf.nn.conv2d and tf.get_variable, dropout through tf.cond": ("conv_discriminator", '''
+def conv_discriminator(x, training, reuse=False, alpha=0.2, dropout=0.3, channels=64, kernel_size=5):
+    def layer(h, filters, name):
+        with tf.variable_scope(name):
+            kernel = tf.get_variable("kernel", [kernel_size, kernel_size, h.shape[-1], filters])
+            bias = tf.get_variable("bias", [filters], initializer=tf.zeros_initializer())
+        h = tf.nn.leaky_relu(tf.nn.conv2d(h, kernel, strides=[1, 2, 2, 1], padding="SAME") + bias, alpha=alpha)
+        if dropout == 0:
+            return h
+        return tf.cond(tf.convert_to_tensor(training), lambda: tf.nn.dropout(h, rate=dropout), lambda: h)
+
+    with tf.variable_scope("discriminator", reuse=reuse):
+        h = layer(tf.reshape(x, [-1, 28, 28, 1]), channels, "conv1")
+        h = layer(h, 2 * channels, "conv2")
+        flat = tf.reshape(h, [-1, 7 * 7 * 2 * channels])
+        weights = tf.get_variable("logit_kernel", [7 * 7 * 2 * channels, 1])
+        logits = tf.matmul(flat, weights) + tf.get_variable("logit_bias", [1], initializer=tf.zeros_initializer())
+        return tf.nn.sigmoid(logits), logits
+'''),
+    "UPDATE_OPS and variables gathered by scope": ("conv_model_opt", '''
+def conv_model_opt(d_loss, g_loss, learning_rate, beta1=0.5):
+    train_ops = []
+    for loss, scope in ((d_loss, "discriminator"), (g_loss, "generator")):
+        variables = tf.trainable_variables(scope=scope)
+        with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS, scope=scope)):
+            train_ops.append(tf.train.AdamOptimizer(learning_rate, beta1).minimize(loss, var_list=variables))
+    return tuple(train_ops)
+'''),
+    "the bugs fixed with flatten, scope arguments and a flipped logit": ("find_the_bugs", '''
+BATCH_SIZE = 64  # the batch size the training loop below feeds
+
+
+def dcgan_generator(z, training, reuse=False):
+    """Latent vectors (n, z_dim) -> images (n, 28, 28, 1) in [-1, 1]."""
+    with tf.variable_scope("generator", reuse=reuse):
+        h = tf.layers.dense(z, 7 * 7 * 128, name="g_projected")
+        h = tf.reshape(h, (-1, 7, 7, 128))
+        h = tf.nn.leaky_relu(tf.layers.batch_normalization(h, training=training, name="g_bn_0"), 0.2)
+        h = tf.layers.conv2d_transpose(h, 64, 5, strides=2, padding="same", name="g_upsampled_1")
+        h = tf.nn.leaky_relu(tf.layers.batch_normalization(h, training=training, name="g_bn_1"), 0.2)
+        h = tf.layers.conv2d_transpose(h, 1, 5, strides=2, padding="same", name="g_image")
+        return tf.tanh(h)
+
+
+def dcgan_discriminator(images, reuse=False):
+    """Images (n, 28, 28, 1) -> (probability of being real, logit), each (n, 1)."""
+    with tf.variable_scope("discriminator", reuse=reuse):
+        h = tf.layers.conv2d(images, 64, 5, strides=2, padding="same", name="d_conv_1")
+        h = tf.nn.leaky_relu(h, 0.2)
+        h = tf.layers.conv2d(h, 128, 5, strides=2, padding="same", name="d_conv_2")
+        h = tf.nn.leaky_relu(h, 0.2)
+        logits = tf.layers.dense(tf.layers.flatten(h), 1, name="d_logit")
+        return tf.sigmoid(logits), logits
+
+
+def dcgan_losses(d_logits_real, d_logits_fake):
+    """(D's loss, G's loss): cross-entropies, real labelled 1 and fake 0 for D; G wants its fakes called real."""
+    def cross_entropy(logits, labels):
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=logits, labels=labels))
+
+    d_loss_real = cross_entropy(d_logits_real, tf.ones_like(d_logits_real))
+    d_loss_fake = cross_entropy(-d_logits_fake, tf.ones_like(d_logits_fake))  # sigmoid(-l) = 1 - sigmoid(l)
+    g_loss = cross_entropy(d_logits_fake, tf.ones_like(d_logits_fake))
+    return d_loss_real + d_loss_fake, g_loss
+
+
+def dcgan_optimizers(d_loss, g_loss, learning_rate=2e-4):
+    """(D's train op, G's train op): Adam on each network's own variables."""
+    variables = tf.trainable_variables()
+    d_vars = tf.trainable_variables(scope="discriminator")
+    g_vars = tf.trainable_variables(scope="generator")
+    d_train = tf.train.AdamOptimizer(learning_rate, beta1=0.5).minimize(d_loss, var_list=d_vars)
+    g_updates = [op for op in tf.get_collection(tf.GraphKeys.UPDATE_OPS) if op.name.startswith("generator/")]
+    with tf.control_dependencies(g_updates):
+        g_train = tf.train.AdamOptimizer(learning_rate, beta1=0.5).minimize(g_loss, var_list=g_vars)
+    return d_train, g_train
+'''),
 }

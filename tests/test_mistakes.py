@@ -5,6 +5,7 @@ from mistakes import MISTAKES, ONLY_FAILS
 from notebook_tools import answer_notebooks, failed_tests, reference_source
 
 THEORY = "07_theory_and_failure_modes.ipynb"
+CONVOLUTIONAL = "08_convolutional_gan.ipynb"
 
 
 def apply_edits(source, edits):
@@ -20,6 +21,8 @@ def test_catalogue_is_large_and_covers_every_exercise():
     assert len({name for name, *_ in MISTAKES}) == len(MISTAKES), "mistake names must be unique"
     theory = [name for name, function, _, _ in MISTAKES if answer_notebooks()[function] == THEORY]
     assert len(theory) >= 15, f"notebook 07 needs at least 15 catalogued mistakes, has {len(theory)}"
+    convolutional = [name for name, function, _, _ in MISTAKES if answer_notebooks()[function] == CONVOLUTIONAL]
+    assert len(convolutional) >= 20, f"notebook 08 needs at least 20 catalogued mistakes, has {len(convolutional)}"
 
 
 @pytest.mark.parametrize("function", sorted(answer_notebooks()))

@@ -176,8 +176,11 @@ def _short(value):
 
 
 def _first_line(error):
-    text = str(error).strip().splitlines()
-    return text[0] if text else ""
+    """The first informative line of an error (TensorFlow 2 puts "Graph execution error:" first)."""
+    lines = [line.strip() for line in str(getattr(error, "message", None) or error).splitlines() if line.strip()]
+    noise = ("Graph execution error:", "Detected at node", "File ", "Node: ")
+    useful = [line for line in lines if not line.startswith(noise)]
+    return (useful or lines or [""])[0][:300]
 
 
 def _hint_for_error(error):

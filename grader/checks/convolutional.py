@@ -240,10 +240,21 @@ def _random_generator_values(layers, rng, channels=CHANNELS):
     return {label: value.astype(np.float32) for label, value in values.items()}
 
 
-def _random_statistics(statistics, rng):
-    return {label: (rng.normal(0.0, 2.0, v.shape.as_list()) if label.endswith("mean")
-                    else rng.uniform(4.0, 9.0, v.shape.as_list())).astype(np.float32)
-            for label, v in statistics.items()}
+def _random_statistics(z, weights, alpha, rng, channels=CHANNELS):
+    """Moving averages near the statistics the layers really see (random per channel, but on the same
+    scale): the normalised values stay of order 1, so batch norm's epsilon (up to 1e-3) hardly matters."""
+    statistics = {}
+    h = np.asarray(z, np.float64) @ weights["dense kernel"] + weights.get("dense bias", 0.0)
+    h = h.reshape(-1, 7, 7, 2 * channels)
+    for label in ("bn1", "bn2"):
+        mean, variance = h.mean(axis=(0, 1, 2)), h.var(axis=(0, 1, 2))
+        statistics[f"{label} mean"] = mean + np.sqrt(variance) * rng.normal(0.0, 0.5, mean.shape)
+        statistics[f"{label} variance"] = variance * rng.uniform(0.5, 2.0, variance.shape)
+        h = L.leaky_relu(L.batch_norm(h, weights[f"{label} gamma"], weights[f"{label} beta"],
+                                      statistics[f"{label} mean"], statistics[f"{label} variance"]), alpha)
+        if label == "bn1":
+            h = L.conv2d_transpose(h, weights["transposed 1 kernel"], weights.get("transposed 1 bias", 0.0), stride=2)
+    return {label: value.astype(np.float32) for label, value in statistics.items()}
 
 
 def _assign(sess, variables, values):
@@ -382,7 +393,8 @@ def conv_generator_forward(conv_generator):
         with fresh_graph() as graph:
             flag = tf.placeholder_with_default(False, ()) if training is None else training
             z, image, layers, statistics = _built_generator(conv_generator, flag)
-            weights, moving = _random_generator_values(layers, rng), _random_statistics(statistics, rng)
+            weights = _random_generator_values(layers, rng)
+            moving = _random_statistics(z_values, weights, TEST_ALPHA, rng)
             modes = [("batch", True), ("moving", False)] if training is None else [
                 ("batch" if training else "moving", training)]
             with session(graph) as sess:
