@@ -27,6 +27,7 @@ from grader.exercises import EXERCISES
 from grader.grading.feedback import summarise_hidden_tests
 from grader.grading.mathjax import OFFLINE_CONFIG_JS, mathjax_script
 from grader.grading.nbgrader_bridge import IMAGE_LINK
+from grader.grading.planted import fixed_version, has_planted_bugs
 from grader.progress import PROGRESS_ENV
 
 BOOK_FOLDER = "book"
@@ -95,7 +96,8 @@ def write_if_changed(path, data: bytes):
 def walkthrough_notebook(source_path, figure_links):
     """A solution notebook as the book shows it.
 
-    Hidden tests become one line and solution markers go; nbgrader's cell metadata stays, as
+    Hidden tests become one line and solution markers go (a "find the bugs" cell shows its fixed code,
+    each planted bug in a comment above its fix); nbgrader's cell metadata stays, as
     notebook 6 finds the exercise functions in the copies beside it by their grade ids. Each local
     image link becomes ``figure_links[path]``, a path relative to the copy (``figure_links``
     collects what to copy: {source path: link}).
@@ -104,6 +106,8 @@ def walkthrough_notebook(source_path, figure_links):
     notebook = nbformat.read(source_path, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "code":
+            if has_planted_bugs(cell.source):
+                cell.source = fixed_version(cell.source)
             cell.source = SOLUTION_MARKER.sub("", summarise_hidden_tests(cell.source, note=BOOK_HIDDEN_NOTE))
             cell.outputs, cell.execution_count = [], None
         elif cell.cell_type == "markdown":
