@@ -1,4 +1,4 @@
-"""`python -m grader demo`: a synthetic class of eleven, graded in parallel, with the table.
+"""`python -m grader demo`: a synthetic class of twelve, graded in parallel, with the table.
 
 Each submission is a student notebook from ``notebooks/gan/`` with the answer cells filled
 in from the reference solutions, then changed the way real students do: classic mistakes,
@@ -18,6 +18,7 @@ from grader.grading import nbgrader_bridge
 
 NOT_DONE = "# YOUR CODE HERE\nraise NotImplementedError()"
 THEORY = "07_theory_and_failure_modes"
+CONVOLUTIONAL = "08_convolutional_gan"
 
 
 # ---------------------------------------------------------------- building blocks
@@ -190,6 +191,14 @@ def demo_class(answers, release=None):
          lambda f: write(f, "kim", mutate(mutate(
              answers, THEORY, "alternating_step", "y_new = y + eta * x_new", "y_new = y + eta * x"),
              THEORY, "answer_strong_gradient", 'answer_strong_gradient = "b"', 'answer_strong_gradient = "a"'))),
+        ("leo", "convolutional mistakes: batch norm left in inference mode, two of the six planted bugs not found",
+         lambda f: write(f, "leo", mutate(mutate(mutate(
+             answers, CONVOLUTIONAL, "conv_generator", "batch_normalization(h, training=training)",
+             "batch_normalization(h)"),
+             CONVOLUTIONAL, "find_the_bugs", "cross_entropy(d_logits_fake, tf.zeros_like(d_logits_fake))",
+             "cross_entropy(d_logits_fake, tf.ones_like(d_logits_fake))"),
+             CONVOLUTIONAL, "find_the_bugs", "with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS, "
+             'scope="generator")):\n        g_train', "if True:\n        g_train"))),
     ]
 
 
