@@ -1,4 +1,5 @@
 """Helpers for tests that work on notebook files: swap an answer cell, run graded cells, execute."""
+import ast
 import os
 
 import nbformat
@@ -36,19 +37,25 @@ def define(grade_id, source, namespace=None):
     return namespace
 
 
-def failed_tests(grade_id, source):
+def failed_tests(grade_id, source, until=None):
     """{grade_id: message} of the graded test cells (hidden parts included) of the answer's notebook that
-    fail when the answer cell ``grade_id`` holds ``source`` and the notebook's other answers are the reference."""
+    fail when the answer cell ``grade_id`` holds ``source`` and the notebook's other answers are the reference.
+
+    With ``until`` (a test on a message), the run stops at the first failure whose message passes it."""
     notebook = notebook_of(grade_id)
     namespace = None
     for answer in course.read_source_notebook(notebook).answers:
         namespace = define(answer.grade_id, source if answer.grade_id == grade_id else answer.source, namespace)
     failures = {}
-    for test_id, test_source, _ in graded_cells(notebook):
+    defined = {grade_id} | {node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
+    cells = sorted(graded_cells(notebook), key=lambda cell: not any(name in cell[1] for name in defined))
+    for test_id, test_source, _ in cells:  # the answer's own tests first
         try:
             exec(compile(test_source, test_id, "exec"), dict(namespace, checks=checks))
         except AssertionError as error:
             failures[test_id] = str(error)
+            if until is not None and until(str(error)):
+                break
     return failures
 
 

@@ -196,6 +196,10 @@ def _hint_for_error(error):
     if "Incompatible shapes" in text or "must have the same shape" in text:
         return ("a labels tensor does not match its logits: build each from the logits it goes with "
                 "(e.g. tf.ones_like(logits)).")
+    if "as a Python `bool` is not allowed" in text:
+        return ("`if training:` needs a Python bool, but training may be a boolean tensor: pass it on to "
+                "tf.layers.batch_normalization(h, training=training) and tf.layers.dropout(h, rate, "
+                "training=training), which take both (or choose with tf.cond).")
     if "No variables to optimize" in text:
         return "var_list is empty: check the names you filter the variables by ('generator/', 'discriminator/')."
     if isinstance(error, NameError):

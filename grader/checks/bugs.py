@@ -36,11 +36,12 @@ def dcgan_output_size(dcgan_generator):
                  if op.type == "Conv2DBackpropInput"]
         if not isinstance(images, tf.Tensor):
             fail("dcgan_generator should return one tensor.", expected="images (n, 28, 28, 1)", found=describe(images))
-        if images.shape.as_list()[1:] != [28, 28, 1]:
+        if images.shape.rank == 4 and images.shape.as_list()[1:] != [28, 28, 1]:
             _bug("the generator draws images of the wrong size.", expected="(None, 28, 28, 1), like MNIST",
                  found=f"{images.shape} (transposed convolutions: {' -> '.join(map(str, sizes))})",
-                 hint="4 x 4 doubled three times is 32: start from 7 x 7 x 128 and double twice (7 -> 14 -> 28), "
-                      "with one transposed convolution fewer. D would otherwise tell real from fake by their size.")
+                 hint=f"the images come out {images.shape[1]} x {images.shape[2]}: look at the size the first "
+                      "layer starts from and at how many times the transposed convolutions double it. D could "
+                      "otherwise tell real from fake by their size alone.")
         check_tensor(images, "the generator's images", (None, 28, 28, 1), tf.float32)
 
 
@@ -58,8 +59,8 @@ def dcgan_layers_chained(dcgan_discriminator):
     if fed_the_image:
         _bug("a later convolution is fed the input image instead of the previous layer's output.",
              expected="conv 2 takes conv 1's (activated) output", found=f"{fed_the_image} take the images",
-             hint="every layer after the first must take `h`, the previous layer's result, not `images`: "
-                  "as written, the first layer's work is thrown away.")
+             hint="as written, the first layer's work is thrown away: every layer after the first must take the "
+                  "previous layer's result.")
 
 
 def dcgan_any_batch_size(dcgan_discriminator):
@@ -71,6 +72,14 @@ def dcgan_any_batch_size(dcgan_discriminator):
             fail("dcgan_discriminator should return two tensors.", expected="(probability, logits)",
                  found=describe(result))
         logits = result[1]
+        if not isinstance(logits, tf.Tensor) or logits.dtype.base_dtype != tf.float32:
+            fail("dcgan_discriminator's logits are not a float32 tensor.", expected="a float32 tensor (n, 1)",
+                 found=describe(logits))
+        if logits.shape.rank and logits.shape.as_list()[0] is not None:
+            _bug(f"the discriminator's logits have a fixed batch size of {logits.shape.as_list()[0]}.",
+                 expected="logits of shape (None, 1)", found=f"shape {logits.shape}",
+                 hint="a reshape with a fixed batch size: the batch axis must adapt to the batch fed, so that "
+                      "sampling 16 digits works too.")
         with session(graph) as sess:
             run(sess, tf.global_variables_initializer(), what="initialising the discriminator")
             for batch in (5, 1):
@@ -79,11 +88,12 @@ def dcgan_any_batch_size(dcgan_discriminator):
                     found = sess.run(logits, feed)
                 except Exception as error:  # the reshape to a fixed batch size fails here
                     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-                    detail = next((line for line in lines if "reshape" in line.lower()), lines[0] if lines else "")
+                    detail = next((line for line in lines if line.startswith("Input to reshape")),
+                                  lines[0] if lines else "")
                     _bug(f"the discriminator fails for a batch of {batch}.", expected=f"logits of shape ({batch}, 1)",
                          found=f"{type(error).__name__}: {detail[:200]}",
-                         hint="a reshape with a fixed batch size (BATCH_SIZE): use -1 for the batch axis, "
-                              "tf.reshape(h, (-1, 7 * 7 * 128)), so sampling 16 digits works too.")
+                         hint="a reshape with a fixed batch size: the batch axis must adapt to the batch fed, so that "
+                              "sampling 16 digits works too.")
                 if found.shape != (batch, 1):
                     fail(f"For a batch of {batch} the discriminator returns {found.shape[0]} logits.",
                          expected=f"({batch}, 1)", found=found.shape,
@@ -100,6 +110,8 @@ def dcgan_fake_labels(dcgan_losses):
         result = call_student(dcgan_losses, real, fake)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             fail("dcgan_losses should return two losses.", expected="(d_loss, g_loss)", found=describe(result))
+        for loss, name in zip(result, ("D's loss", "G's loss"), strict=True):
+            check_tensor(loss, name, (), tf.float32)
         with session(graph) as sess:
             d_loss, g_loss = (float(value) for value in run(sess, list(result)))
 
@@ -109,8 +121,8 @@ def dcgan_fake_labels(dcgan_losses):
     expected = cross_entropy(logits_real, 1) + cross_entropy(logits_fake, 0)
     if np.isclose(d_loss, cross_entropy(logits_real, 1) + cross_entropy(logits_fake, 1), rtol=1e-4):
         _bug("D's loss labels the fake images 1 (real).", expected=f"D loss {expected:.5f}", found=f"{d_loss:.5f}",
-             hint="D must learn to call fakes fake: use tf.zeros_like(d_logits_fake) as the fake labels. With ones, "
-                  "D and G pull the same way and nothing is learnt.")
+             hint="D must learn to call fakes fake. With the fakes labelled real, D and G pull the same way and "
+                  "nothing is learnt.")
     if not np.isclose(d_loss, expected, rtol=1e-4):
         fail("D's loss is not the cross-entropy of real images labelled 1 and fakes labelled 0.",
              expected=f"{expected:.5f}", found=f"{d_loss:.5f}")
@@ -176,9 +188,8 @@ def dcgan_variable_lists(dcgan_optimizers):
         foreign = [v for v in changed[name] if v.startswith(other + "/") and "moving_" not in v]
         if foreign:
             _bug(f"{name} also trains the {other}'s variables.", expected=f"only variables under '{own}/'",
-                 found=foreign, hint="the name filter matches the other network too (`\"d_\" in v.name` is true for "
-                                     "'g_upsampled_1'): select by scope, v.name.startswith('discriminator/') or "
-                                     "tf.trainable_variables(scope='discriminator').")
+                 found=foreign, hint="the filter that picks each network's variables also matches names of the "
+                                     "other network: read those names letter by letter.")
         if not any(v.startswith(own + "/") for v in changed[name]):
             fail(f"{name} trains none of the {own}'s variables.", expected=f"the variables under '{own}/'",
                  found=changed[name] or "nothing changed")
@@ -191,6 +202,5 @@ def dcgan_batch_norm_updates(dcgan_optimizers):
     if not moving:
         _bug("the generator's batch-norm moving averages never update.",
              expected="G's train op runs the generator's tf.GraphKeys.UPDATE_OPS", found="moving mean and variance "
-             "unchanged after a step", hint="wrap G's minimize in `with tf.control_dependencies(tf.get_collection("
-                                           "tf.GraphKeys.UPDATE_OPS, scope='generator')):`; without it, sampling "
-                                           "with training=False uses the initial statistics (mean 0, variance 1).")
+             "unchanged after a step", hint="nothing runs the generator's UPDATE_OPS (see Part 3); sampling with "
+                                           "training=False then uses the initial statistics (mean 0, variance 1).")

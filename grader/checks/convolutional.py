@@ -58,6 +58,10 @@ def _image(result, name="the generator's output"):
     if isinstance(result, (tuple, list)):
         fail("conv_generator should return one tensor, the images.", expected="a tensor of shape (None, 784)",
              found=describe(result), hint="return only the tanh output, reshaped to (-1, 784).")
+    if isinstance(result, tf.Tensor) and result.shape.rank == 4 and result.shape.as_list()[1:] == [28, 28, 1]:
+        fail(f"{name} is images of 28 x 28 x 1; the course feeds flattened images.",
+             expected="shape (None, 784)", found=f"shape {result.shape}",
+             hint="flatten the tanh output: tf.reshape(images, (-1, 784)).")
     check_tensor(result, name, (None, IMAGE), tf.float32)
     return result
 
@@ -81,9 +85,9 @@ def _stages(ops):
 
 def _size_hint(stages, wanted):
     sizes = [shape[1] for shape in stages if len(shape) == 4]
-    if sizes and sizes[-1] == 32 or 32 in sizes:
-        return ("the image grows to 32 x 32, the size of CIFAR or of DCGAN's 64-pixel recipe scaled down: "
-                "MNIST is 28 x 28, so start from 7 x 7 and double twice (7 -> 14 -> 28).")
+    if sizes and sizes[-1] == 32:
+        return ("the image grows to 32 x 32 (4 x 4 doubled three times), the size of CIFAR: MNIST is 28 x 28, "
+                "so start from 7 x 7 and double twice (7 -> 14 -> 28).")
     if sizes and any(size not in (7, 14, 28) for size in sizes):
         return "the sizes are not 7, 14, 28: " + SAME_HINT
     if len(stages) != len(wanted):
@@ -263,7 +267,7 @@ def _assign(sess, variables, values):
 
 
 def generator_numpy(z, w, alpha, statistics=None, channels=CHANNELS, channels_first=False, activation=None,
-                    output=np.tanh, activate_first=False):
+                    output=np.tanh, activate_first=()):
     """The generator in NumPy; ``statistics`` None means batch statistics (training mode).
 
     The keyword arguments after ``statistics`` reproduce the usual mistakes for the diagnosis."""
@@ -272,10 +276,11 @@ def generator_numpy(z, w, alpha, statistics=None, channels=CHANNELS, channels_fi
 
     def normalise(h, label):
         gamma, beta = w[f"{label} gamma"], w[f"{label} beta"]
-        if activate_first:
+        first = label in activate_first
+        if first:
             h = activation(h)
         h = L.batch_norm(h, gamma, beta, stats.get(f"{label} mean"), stats.get(f"{label} variance"))
-        return h if activate_first else activation(h)
+        return h if first else activation(h)
 
     h = np.asarray(z, np.float64) @ w["dense kernel"] + w.get("dense bias", 0.0)
     h = h.reshape(-1, 2 * channels, 7, 7).transpose(0, 2, 3, 1) if channels_first else h.reshape(-1, 7, 7,
@@ -301,7 +306,12 @@ def _generator_mistakes(alpha, mode):
                                            "(-1, 7, 7, 2 * channels), TensorFlow's NHWC layout."),
                 ({"activation": lambda h: np.maximum(h, 0.0)}, "plain ReLU: use a leaky ReLU, "
                                                                "tf.maximum(alpha * h, h)."),
-                ({"activate_first": True}, "the leaky ReLU comes before batch norm: normalise first, then activate."),
+                ({"activate_first": ("bn1", "bn2")}, "the leaky ReLU comes before batch norm: normalise first, "
+                                                     "then activate."),
+                ({"activate_first": ("bn1",)}, "in the first block the leaky ReLU comes before batch norm: "
+                                               "normalise first, then activate."),
+                ({"activate_first": ("bn2",)}, "in the second block the leaky ReLU comes before batch norm: "
+                                               "normalise first, then activate."),
                 ({"output": lambda h: h}, "the output has no tanh: finish with tf.tanh."),
                 ({"output": L.sigmoid}, "the output uses sigmoid: use tf.tanh, as the images lie in [-1, 1].")]
     for fixed in (0.2, 0.01):
@@ -330,15 +340,9 @@ def conv_generator_output(conv_generator):
             z = tf.placeholder(tf.float32, [None, Z_DIM])
             flag = tf.placeholder_with_default(False, ()) if training is None else training
             before = len(graph.get_operations())
-            try:
-                result = _call_generator(conv_generator, z, flag)
-                if not isinstance(result, tf.Tensor):
-                    _image(result)
-            except CheckFailed as error:
-                if training is None and "bool" in str(error):
-                    fail(f"{error}\n  with training={shown}", hint="`if training:` needs a Python bool: pass "
-                         "training on to tf.layers.batch_normalization(h, training=training), which takes both.")
-                raise
+            result = _call_generator(conv_generator, z, flag)
+            if not isinstance(result, tf.Tensor):
+                _image(result)
             _check_stages("generator", graph, before, TRANSPOSED, GENERATOR_STAGES)
             image = _image(result, f"the generator's output (training={shown})")
             with session(graph) as sess:
@@ -452,7 +456,8 @@ def conv_generator_batch_norm_updates(conv_generator):
             fail("Building the generator with training=True added nothing to tf.GraphKeys.UPDATE_OPS.",
                  expected="batch norm's moving-average updates in UPDATE_OPS",
                  found="an empty collection",
-                 hint="tf.layers.batch_normalization adds them; moving averages you keep yourself need "
+                 hint="batch norm called without training=training (its default is False) creates no updates: "
+                      "pass it on. Moving averages you keep yourself need "
                       "tf.add_to_collection(tf.GraphKeys.UPDATE_OPS, update_op).")
         outside = [op.name for op in updates if not op.name.startswith("generator")]
         if outside:
@@ -620,6 +625,12 @@ def conv_discriminator_forward(conv_discriminator):
             with session(graph) as sess:
                 _load_discriminator(sess, layers, weights)
                 found_out, found_logits = run(sess, [out, logits], {x: x_values})
+                again = run(sess, logits, {x: x_values})
+        if not close(found_logits, again):
+            fail(f"With {shown} the discriminator gives different logits for the same images in two runs.",
+                 expected="no dropout: the same logits every time", found=first_mismatch(found_logits, again),
+                 hint="dropout is on when it should be off: tf.nn.dropout is always on; use "
+                      "tf.layers.dropout(h, rate=dropout, training=training).")
         expected = discriminator_numpy(x_values, weights, TEST_ALPHA)
         if not close(expected, found_logits, 1e-3, 1e-4):
             hint = next((hint for kwargs, hint in _discriminator_mistakes(TEST_ALPHA)

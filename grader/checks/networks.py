@@ -452,6 +452,12 @@ def check_reuse(kind, function, in_dim, call, pick_tensor):
         with session(graph) as sess:
             run(sess, tf.global_variables_initializer(), what="initialising your variables")
             a, b = run(sess, [first, second], {first_input: batch, second_input: batch})
+            again = run(sess, first, {first_input: batch})
+    if not close(a, again):
+        fail(f"The {kind} gives different outputs for the same input in two runs.",
+             expected="the same output every time at inference", found=first_mismatch(a, again),
+             hint="something random is on outside training: dropout at inference? (tf.nn.dropout is always on: "
+                  "use tf.layers.dropout(h, rate=..., training=training).)")
     if not close(a, b):
         fail(f"The reused {kind} computes something different from the first one on the same input.",
              expected="identical outputs (shared weights)", found=first_mismatch(a, b),

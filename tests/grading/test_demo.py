@@ -29,7 +29,7 @@ def test_submissions_start_from_the_release_folder_given(tmp_path):
 
 def test_every_demo_student_is_written_from_the_given_release(tmp_path):
     students = demo.demo_class(demo.reference_answers(), release=marked_release(tmp_path / "release"))
-    assert len(students) == 11
+    assert len(students) == 12
     for student_id, _, write in students:
         write(tmp_path / "class")
         written = sorted((tmp_path / "class" / student_id / course.ASSIGNMENT).glob("*.ipynb"))
