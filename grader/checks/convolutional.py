@@ -105,6 +105,14 @@ def _check_stages(kind, graph, before, types, wanted):
              hint=_size_hint(stages, wanted))
 
 
+TRAINING_MODES = ((True, "True"), (False, "False"), (None, "a boolean tensor"))  # None: a placeholder
+
+
+def _training_flag(training):
+    """``training`` itself, or for None a boolean placeholder (False unless fed) standing for a tensor."""
+    return tf.placeholder_with_default(False, ()) if training is None else training
+
+
 GENERATOR_STAGES = [(None, 14, 14, CHANNELS), (None, 28, 28, 1)]
 DISCRIMINATOR_STAGES = [(None, 14, 14, CHANNELS), (None, 7, 7, 2 * CHANNELS)]
 TRANSPOSED = ("Conv2DBackpropInput",)
@@ -335,10 +343,10 @@ def _generator_diagnosis(found, z, w, alpha, statistics, mode):
 
 def conv_generator_output(conv_generator):
     """One float32 tensor of shape (None, 784), through 14 x 14 x channels and 28 x 28 x 1, whatever `training` is."""
-    for training, shown in ((True, "True"), (False, "False"), (None, "a boolean tensor")):
+    for training, shown in TRAINING_MODES:
         with fresh_graph() as graph:
             z = tf.placeholder(tf.float32, [None, Z_DIM])
-            flag = tf.placeholder_with_default(False, ()) if training is None else training
+            flag = _training_flag(training)
             before = len(graph.get_operations())
             result = _call_generator(conv_generator, z, flag)
             if not isinstance(result, tf.Tensor):
@@ -393,9 +401,9 @@ def conv_generator_forward(conv_generator):
     """Values match a NumPy generator: batch statistics when training, the moving averages otherwise."""
     rng = np.random.default_rng(11)
     z_values = rng.normal(0.0, 1.0, (16, Z_DIM)).astype(np.float32)
-    for training, shown in ((True, "True"), (False, "False"), (None, "a boolean tensor")):
+    for training, shown in TRAINING_MODES:
         with fresh_graph() as graph:
-            flag = tf.placeholder_with_default(False, ()) if training is None else training
+            flag = _training_flag(training)
             z, image, layers, statistics = _built_generator(conv_generator, flag)
             weights = _random_generator_values(layers, rng)
             moving = _random_statistics(z_values, weights, TEST_ALPHA, rng)
@@ -559,10 +567,10 @@ def _discriminator_mistakes(alpha):
 
 def conv_discriminator_outputs(conv_discriminator):
     """(sigmoid, logits), each (None, 1), through 14 x 14 x C and 7 x 7 x 2C, for any batch size and `training`."""
-    for training, shown in ((False, "False"), (True, "True"), (None, "a boolean tensor")):
+    for training, shown in TRAINING_MODES:
         with fresh_graph() as graph:
             x = tf.placeholder(tf.float32, [None, IMAGE])
-            flag = tf.placeholder_with_default(False, ()) if training is None else training
+            flag = _training_flag(training)
             before = len(graph.get_operations())
             out, logits = _pair(_call_discriminator(conv_discriminator, x, flag))
             _check_stages("discriminator", graph, before, CONVOLUTIONS, DISCRIMINATOR_STAGES)
