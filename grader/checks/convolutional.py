@@ -138,7 +138,7 @@ def _split_normalisation(variables):
     return dict(zip(("gamma", "beta"), variables, strict=True))
 
 
-def generator_layers(graph, variables, z_dim=Z_DIM, channels=CHANNELS, kernel=KERNEL):
+def generator_layers(variables, z_dim=Z_DIM, channels=CHANNELS, kernel=KERNEL):
     """Map the generator's variables to their roles, or fail naming what is off."""
     outside = [v for v in variables if not v.name.startswith("generator/")]
     if outside:
@@ -215,12 +215,11 @@ def _generator_shape_hint(shapes, z_dim, channels, kernel):
     return None
 
 
-def moving_statistics(graph, before_variables, layers, channels=CHANNELS):
+def moving_statistics(graph, channels=CHANNELS):
     """{'bn1 mean': v, 'bn1 variance': v, 'bn2 ...'} among the generator's non-trainable variables."""
     trainable = {id(v) for v in graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES)}
-    known = {id(v) for v in before_variables}
     kept = [v for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
-            if id(v) not in trainable and id(v) not in known and v.name.startswith("generator/")]
+            if id(v) not in trainable and v.name.startswith("generator/")]
     statistics = {}
     for label, size in (("bn1", 2 * channels), ("bn2", channels)):
         found = [v for v in kept if v.shape.as_list() == [size]]
@@ -236,7 +235,7 @@ def moving_statistics(graph, before_variables, layers, channels=CHANNELS):
     return statistics
 
 
-def _random_generator_values(layers, rng, channels=CHANNELS):
+def _random_generator_values(layers, rng):
     """Test weights: large pre-normalisation variances (batch norm's epsilon then hardly matters)."""
     values = {}
     for label, variable in layers.items():
@@ -373,8 +372,8 @@ def conv_generator_variables(conv_generator):
             z = tf.placeholder(tf.float32, [None, z_dim])
             _image(call_student(conv_generator, z, True) if use_defaults else _call_generator(conv_generator, z, True))
             try:
-                layers = generator_layers(graph, new_trainable_variables(graph), z_dim, channels, kernel)
-                moving_statistics(graph, [], layers, channels)
+                generator_layers(new_trainable_variables(graph), z_dim, channels, kernel)
+                moving_statistics(graph, channels)
             except CheckFailed as error:
                 if use_defaults:
                     raise CheckFailed(f"{error}\n  (called without channels and kernel_size: the signature's "
@@ -392,8 +391,8 @@ def _built_generator(conv_generator, training):
     graph = tf.get_default_graph()
     z = tf.placeholder(tf.float32, [None, Z_DIM])
     image = _image(_call_generator(conv_generator, z, training, alpha=TEST_ALPHA))
-    layers = generator_layers(graph, new_trainable_variables(graph))
-    statistics = moving_statistics(graph, [], layers)
+    layers = generator_layers(new_trainable_variables(graph))
+    statistics = moving_statistics(graph)
     return z, image, layers, statistics
 
 
