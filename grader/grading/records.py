@@ -106,6 +106,15 @@ class StudentResult:
     def problem_count(self) -> int:
         return sum(len(result.problems) for result in self.notebooks.values())
 
+    @classmethod
+    def from_dict(cls, data: dict) -> StudentResult:
+        """The inverse of ``json.loads(to_json(result))``."""
+        notebooks = {}
+        for notebook_id, notebook in data.get("notebooks", {}).items():
+            tests = {grade_id: CellScore(**test) for grade_id, test in notebook.get("tests", {}).items()}
+            notebooks[notebook_id] = NotebookResult(**{**notebook, "tests": tests})
+        return cls(**{**data, "notebooks": notebooks})
+
 
 def to_json(data) -> str:
     """Records (dataclasses, also nested in dicts and lists) as stable, indented JSON."""

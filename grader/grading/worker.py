@@ -458,6 +458,25 @@ def init_pool_worker(settings: GradingSettings):
     atexit.register(_GRADER.close)
 
 
+def grade_student(settings: GradingSettings, job: StudentJob, template: CourseTemplate) -> StudentResult:
+    """Grade one student (the unit of work of the local pool and of a Dask task).
+
+    Never raises for anything the student's code does; a failure of the grader itself comes
+    back as ``internal_error``. The result's ``autograded`` and ``feedback`` paths lie under
+    ``settings.work_root`` until the caller copies them out.
+    """
+    grader = None
+    try:
+        grader = StudentGrader(settings)
+        grader.use_template(template)
+        return grader.grade(job)
+    except Exception:
+        return StudentResult(job.student_id, job.assignment_id, internal_error=traceback.format_exc())
+    finally:
+        if grader is not None:
+            grader.close()
+
+
 def grade_in_pool(job: StudentJob, template: CourseTemplate) -> StudentResult:
     """Grade one student in this pool process; a grader failure comes back as ``internal_error``."""
     try:
