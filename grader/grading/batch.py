@@ -57,6 +57,28 @@ def build_template(work_root, assignment) -> CourseTemplate:
     return CourseTemplate(gradebook=str(db), release=str(template / "release" / assignment))
 
 
+def new_uid_base():
+    """The first uid of a batch's students: random, far above any real account's."""
+    return 1_000_000 + secrets.randbelow(1_000_000_000)
+
+
+def grading_limits(timeout=None, notebook_limit=None):
+    """(seconds per cell, seconds per notebook): the given ones, else nbgrader_config.py's timeout
+    and max(600, 5 x timeout)."""
+    timeout = timeout or int(nbgrader_bridge.load_config().Execute.get("timeout", 120))
+    return timeout, notebook_limit or max(600, 5 * timeout)
+
+
+def grading_settings(work_root, source_notebooks, uid_base, also_hide=(), **options) -> GradingSettings:
+    """Settings for grading with private folders under ``work_root``: student code must see neither
+    the reference solutions, nor the repository's .git and tests, nor ``also_hide`` (the class's
+    submissions, OUT). ``options``: the other fields of GradingSettings (timeout, memory_mb...)."""
+    root = course.course_root()
+    hidden = [course.solutions_dir(), root / ".git", root / "tests", *also_hide]
+    return GradingSettings(work_root=str(work_root), source_notebooks=source_notebooks, uid_base=uid_base,
+                           hide=paths_to_hide(hidden, work_root), **options)
+
+
 def paths_to_hide(candidates, work_root):
     work_root = Path(work_root).resolve()
     hide = []
@@ -67,18 +89,30 @@ def paths_to_hide(candidates, work_root):
     return hide
 
 
-def publish(student: StudentResult, out):
-    """Copy one student's executed notebooks and feedback into OUT."""
+def publish(student: StudentResult, out, contents=None):
+    """Copy one student's executed notebooks and feedback into OUT; with ``contents``
+    ({notebook_id: {kind: bytes}}, from a Dask worker) the files' bytes come from there,
+    the paths in ``student`` giving only their names."""
     for kind in ("autograded", "feedback"):
         target = out / kind / student.student_id / student.assignment_id
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
-        for result in student.notebooks.values():
+        for notebook_id, result in student.notebooks.items():
             source = getattr(result, kind)
-            if source and Path(source).exists():
-                shutil.copyfile(source, target / Path(source).name)
-                setattr(result, kind, str((target / Path(source).name).relative_to(out)))
+            if not source:
+                continue
+            copy = target / Path(source).name
+            if contents is not None:
+                data = contents.get(notebook_id, {}).get(kind)
+                if data is None:
+                    continue
+                copy.write_bytes(data)
+            elif Path(source).exists():
+                shutil.copyfile(source, copy)
+            else:
+                continue
+            setattr(result, kind, str(copy.relative_to(out)))
 
 
 def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, memory_mb=4096,
@@ -91,21 +125,16 @@ def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, m
     if not submitted.is_dir():
         raise FileNotFoundError(f"{submitted} is not a folder: expected SUBMITTED/<student_id>/{assignment}/*.ipynb")
     source_notebooks = course.read_assignment(assignment=assignment)
-    uid_base = 1_000_000 + secrets.randbelow(1_000_000_000)
+    uid_base = new_uid_base()
     jobs, skipped = find_jobs(submitted, assignment, uid_base)
-    config = nbgrader_bridge.load_config()
-    timeout = timeout or int(config.Execute.get("timeout", 120))
-    notebook_limit = notebook_limit or max(600, 5 * timeout)
+    timeout, notebook_limit = grading_limits(timeout, notebook_limit)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     out.mkdir(parents=True, exist_ok=True)
     work_root = Path(tempfile.mkdtemp(prefix="gan-grading-", dir=work_dir))
     os.chmod(work_root, 0o711)
-    root = course.course_root()
-    settings = GradingSettings(
-        work_root=str(work_root), timeout=timeout, notebook_limit=notebook_limit, memory_mb=memory_mb,
-        source_notebooks=source_notebooks, uid_base=uid_base, warm_kernels=warm_kernels, skip_ungraded=skip_ungraded,
-        hide=paths_to_hide([course.solutions_dir(), root / ".git", root / "tests", out, submitted], work_root),
-    )
+    settings = grading_settings(work_root, source_notebooks, uid_base, also_hide=[out, submitted], timeout=timeout,
+                                notebook_limit=notebook_limit, memory_mb=memory_mb, warm_kernels=warm_kernels,
+                                skip_ungraded=skip_ungraded)
     log(f"Grading {len(jobs)} student(s) of '{assignment}' with {workers} worker(s); "
         f"cell timeout {timeout} s, notebook limit {notebook_limit} s, memory {memory_mb} MiB"
         + ("" if sandbox.running_as_root() else " (not root: no per-student uid)"))
@@ -184,8 +213,9 @@ def write_reports(report, out):
 
 
 def summary_text(report, details=False):
+    where = f"on the Dask cluster at {report['scheduler']} with " if report.get("scheduler") else ""
     lines = [f"Graded {report['graded']} student(s) in {report['seconds']:.0f} s "
-             f"({report['seconds_per_student']:.1f} s per student, {report['workers']} worker(s))."]
+             f"({report['seconds_per_student']:.1f} s per student, {where}{report['workers']} worker(s))."]
     for student in report["students"]:
         score, maximum = student.totals()
         lines.append(f"  {student.student_id:<20} {score:>5g} / {maximum:g}")
