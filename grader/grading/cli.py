@@ -3,6 +3,7 @@
     generate                        notebooks/gan/ from solutions/gan/ (nbgrader generate_assignment)
     validate NOTEBOOK               run a notebook's tests the way the grader will (for students)
     autograde SUBMITTED --out OUT   grade a class in parallel, sandboxed, tamper-checked
+              [--scheduler ADDRESS] ... on a Dask cluster, one task per student
     export --out OUT [--csv F]      the grade sheet, per-notebook totals, from OUT/gradebook.db
     merge SHARD_OUT... --out OUT    combine the OUT folders of several shards
     demo                            build a demo class, grade it, print the table
@@ -87,14 +88,24 @@ def last_lines(text, count):
 
 def cmd_autograde(args):
     from grader.grading.batch import autograde, exit_status, summary_text
+    from grader.grading.cluster import ClusterError, autograde_on_cluster
 
     try:
-        report = autograde(args.submitted, args.out, workers=args.workers, timeout=args.timeout,
-                           notebook_limit=args.notebook_limit, memory_mb=args.memory_mb,
-                           assignment=args.assignment, work_dir=args.work_dir, keep_work=args.keep_work,
-                           warm_kernels=not args.cold_kernels, skip_ungraded=args.skip_ungraded)
+        if args.scheduler:
+            report = autograde_on_cluster(args.submitted, args.out, args.scheduler, timeout=args.timeout,
+                                          notebook_limit=args.notebook_limit, memory_mb=args.memory_mb,
+                                          assignment=args.assignment, work_dir=args.work_dir,
+                                          warm_kernels=not args.cold_kernels, skip_ungraded=args.skip_ungraded)
+        else:
+            report = autograde(args.submitted, args.out, workers=args.workers, timeout=args.timeout,
+                               notebook_limit=args.notebook_limit, memory_mb=args.memory_mb,
+                               assignment=args.assignment, work_dir=args.work_dir, keep_work=args.keep_work,
+                               warm_kernels=not args.cold_kernels, skip_ungraded=args.skip_ungraded)
     except FileNotFoundError as error:
         print(error)
+        return 2
+    except ClusterError as error:
+        print(f"Nothing was graded: {error}")
         return 2
     print()
     print(summary_text(report))
@@ -172,13 +183,19 @@ def parser():
     grade = commands.add_parser("autograde", help="grade SUBMITTED/<student>/<assignment>/*.ipynb")
     grade.add_argument("submitted")
     grade.add_argument("--out", required=True, help="output folder (grades.csv, gradebook.db, feedback/...)")
-    grade.add_argument("--workers", type=int, help="students graded at once (default: CPU count)")
+    grade.add_argument("--workers", type=int,
+                       help="students graded at once (default: CPU count; meaningless with --scheduler)")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786), "
+                            "one task per student, on its workers (start them with --nthreads 1)")
     grade.add_argument("--timeout", type=int, help="seconds per cell (default: nbgrader_config.py)")
     grade.add_argument("--notebook-limit", type=int, help="seconds per notebook (default: max(600, 5 x timeout))")
     grade.add_argument("--memory-mb", type=int, default=4096, help="memory per student (default: 4096)")
     grade.add_argument("--assignment", default=course.ASSIGNMENT)
-    grade.add_argument("--work-dir", help="where the private working folders go (default: the temp folder)")
-    grade.add_argument("--keep-work", action="store_true", help="keep the working folders, for debugging")
+    grade.add_argument("--work-dir", help="where the private working folders go (default: the temp folder; "
+                                          "with --scheduler, on each worker)")
+    grade.add_argument("--keep-work", action="store_true",
+                       help="keep the working folders, for debugging (not with --scheduler)")
     grade.add_argument("--skip-ungraded", action="store_true",
                        help="do not run notebooks without graded tests (the training notebook); faster")
     grade.add_argument("--cold-kernels", action="store_true",

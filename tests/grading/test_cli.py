@@ -14,7 +14,7 @@ WRONG_INPUTS = '''def model_inputs(real_dim, z_dim):
 COMMANDS = {
     "generate": {"--assignment"},
     "validate": {"--timeout"},
-    "autograde": {"--out", "--workers", "--timeout", "--notebook-limit", "--memory-mb", "--assignment",
+    "autograde": {"--out", "--workers", "--scheduler", "--timeout", "--notebook-limit", "--memory-mb", "--assignment",
                   "--work-dir", "--keep-work", "--skip-ungraded", "--cold-kernels"},
     "export": {"--out", "--csv"},
     "merge": {"--out"},
