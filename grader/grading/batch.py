@@ -4,10 +4,11 @@
    assignment's folder still gets a row of zeros.
 2. Build a template course once: nbgrader generate_assignment from ``solutions/`` gives the
    gradebook describing every cell (and the student version, used for placeholders).
-3. A pool of worker processes grades one student at a time each, in private folders
-   (grader.grading.worker), with each student's code under its own uid
-   (grader.grading.isolation.sandbox) and re-checked in the clean room
-   (grader.grading.isolation.cleanroom).
+3. ``--workers`` students are graded at once, each in a grading process of its own
+   (grader.grading.worker) with private folders, the student's code in a bubblewrap sandbox of
+   its own (grader.grading.isolation.sandbox) and re-checked in the clean room
+   (grader.grading.isolation.cleanroom). With ``--scheduler`` the students are tasks on a
+   Dask cluster instead (grader.grading.cluster).
 4. The results are merged into ``OUT/gradebook.db`` (nbgrader's Gradebook API), the executed
    notebooks and feedback are copied to ``OUT/autograded`` and ``OUT/feedback``, and
    ``OUT/grades.csv``, ``OUT/report.json`` and ``OUT/report.txt`` are written.
@@ -18,9 +19,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from grader import course
@@ -76,7 +75,8 @@ def grading_settings(work_root, source_notebooks, uid_base, also_hide=(), **opti
     root = course.course_root()
     hidden = [course.solutions_dir(), root / ".git", root / "tests", *also_hide]
     return GradingSettings(work_root=str(work_root), source_notebooks=source_notebooks, uid_base=uid_base,
-                           hide=paths_to_hide(hidden, work_root), **options)
+                           hide=paths_to_hide(hidden, work_root),
+                           isolation_note=sandbox.isolation_note(sandbox.containment_problem()), **options)
 
 
 def paths_to_hide(candidates, work_root):
@@ -136,27 +136,16 @@ def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, m
                                 notebook_limit=notebook_limit, memory_mb=memory_mb, warm_kernels=warm_kernels,
                                 skip_ungraded=skip_ungraded)
     log(f"Grading {len(jobs)} student(s) of '{assignment}' with {workers} worker(s); "
-        f"cell timeout {timeout} s, notebook limit {notebook_limit} s, memory {memory_mb} MiB"
-        + ("" if sandbox.running_as_root() else " (not root: no per-student uid)"))
+        f"cell timeout {timeout} s, notebook limit {notebook_limit} s, memory {memory_mb} MiB")
+    if settings.isolation_note:
+        log(f"WARNING: reduced isolation: {settings.isolation_note}.")
     results = []
     try:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                 initializer=worker.init_pool_worker, initargs=(settings,)) as pool:
-            warmup = [pool.submit(os.getpid) for _ in range(workers)]  # start workers now
+        with ThreadPoolExecutor(workers, thread_name_prefix="student") as pool:
             template = build_template(work_root, assignment)
-            for future in warmup:
-                future.result()
-            futures = {pool.submit(worker.grade_in_pool, job, template): job for job in jobs}
+            futures = {pool.submit(worker.grade_student, settings, job, template): job for job in jobs}
             for done, future in enumerate(as_completed(futures), 1):
-                job = futures[future]
-                try:
-                    student = future.result()
-                except BrokenProcessPool as error:
-                    student = StudentResult(job.student_id, job.assignment_id,
-                                            internal_error=f"the grading worker died: {error}")
-                if student.internal_error:
-                    reason = "internal grader error: " + student.internal_error.strip().splitlines()[-1]
-                    student = StudentResult.all_zero(job, reason, source_notebooks)
+                student = finished(futures[future], future.result(), source_notebooks)
                 publish(student, out)
                 results.append(student)
                 log(progress_line(done, len(jobs), student))
@@ -167,6 +156,14 @@ def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, m
     report = build_report(results, skipped, time.monotonic() - started, workers, out)
     write_reports(report, out)
     return report
+
+
+def finished(job: StudentJob, student: StudentResult, source_notebooks):
+    """The student's result as it goes into OUT: all zeros, with the reason, if the grader failed."""
+    if student.internal_error:
+        reason = "internal grader error: " + student.internal_error.strip().splitlines()[-1]
+        return StudentResult.all_zero(job, reason, source_notebooks)
+    return student
 
 
 def merge_results(results, out, template_db):

@@ -46,6 +46,7 @@ class GradingSettings:
     hide: list[str]  # folders the student's code must not see
     warm_kernels: bool = True
     skip_ungraded: bool = False
+    isolation_note: str | None = None  # why student code runs outside a sandbox (None: it runs in one)
 
 
 @dataclass

@@ -1,6 +1,9 @@
-"""Grade one student's submission in a private course folder (runs in a pool process).
+"""Grade one student's submission in a private course folder, in a process of its own.
 
-Per notebook: nbgrader autograde (sanitize, restore test cells, execute in a sandboxed
+:func:`grade_student` starts that process (``python -m grader.grading.worker``, in a private
+mount namespace where the sandbox is available). It starts the student's sandbox
+(grader.grading.isolation.sandbox), whose zygote forks the kernels and the clean-room children.
+Per notebook: nbgrader autograde (sanitize, restore test cells, execute in the sandboxed
 kernel), then the clean-room re-check, then the lower of the two scores per test goes into
 the private gradebook, with a note in the executed notebook where the clean room lowered it.
 Last, nbgrader generate_feedback writes this student's HTML feedback. The batch
@@ -11,13 +14,18 @@ Private folder layout (``root`` = one folder per student, under the batch's work
     root/course/gradebook.db                 copy of the template gradebook (root only)
     root/course/source/<a>/                  empty: test cells come from the gradebook
     root/course/submitted/<sid>/<a>/         the submitted notebooks (root only)
-    root/course/autograded/<sid>/<a>/        the kernel's working folder (student uid, 0700)
-    root/home/  root/cleanroom/              the student's HOME and clean-room folder (uid)
-    root/results/                            executed notebooks, moved out of reach (root)
+    root/course/autograded/<sid>/<a>/        where nbgrader writes the executed notebook (root only)
+    root/results/                            executed notebooks, kept for the feedback (root only)
+    root/sandbox/area/                       the student's home, tmp and kernels' folder (capped tmpfs)
+    root/sandbox/control/zygote.sock         the zygote's socket, outside the sandbox (root only)
 """
 import logging
 import os
+import pickle
 import shutil
+import subprocess
+import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -28,7 +36,6 @@ from grader import course
 from grader.grading import gradebook, integrity, nbgrader_bridge
 from grader.grading.isolation import launcher, sandbox
 from grader.grading.isolation.cleanroom import CleanRoom
-from grader.grading.isolation.warmkernel import Zygote
 from grader.grading.records import (
     CellScore,
     CourseTemplate,
@@ -39,6 +46,7 @@ from grader.grading.records import (
 )
 
 LOG = logging.getLogger("grader.worker")
+MODULE = "grader.grading.worker"  # what a student's grading process runs with python -m
 
 
 def describe_nbgrader_failure(records, watchdog_reason):
@@ -78,12 +86,22 @@ def restored_cells(submitted, release):
 
 
 class StudentGrader:
-    """Grades students one after another; one instance per pool process."""
+    """Grades one student, in that student's own grading process (see :func:`main`)."""
 
-    def __init__(self, settings: GradingSettings):
+    def __init__(self, settings: GradingSettings, template: CourseTemplate, job: StudentJob):
         self.settings = settings
         self.source_notebooks = settings.source_notebooks  # {notebook_id: SourceNotebook}
-        self.template = None  # CourseTemplate, set by use_template() once the batch has built it
+        self.template = template
+        self.job = job
+        self.contained = settings.isolation_note is None
+        self.uid = job.uid if self.contained else None
+        self.root = Path(settings.work_root) / f"student-{job.index:05d}"
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        sandbox.make_private_dir(self.root)
+        self.sandbox = sandbox.StudentSandbox(
+            self.root / "sandbox", self.uid, hide=settings.hide, contained=self.contained,
+            warm_kernels=settings.warm_kernels, log_path=str(self.root / "zygote.log"))
         self.config = nbgrader_bridge.load_config(**{
             "Execute.timeout": settings.timeout,
             "Execute.kernel_name": launcher.KERNEL_NAME,
@@ -91,73 +109,48 @@ class StudentGrader:
             "OverwriteCells.add_missing_cells": True,
             "Autograde.create_student": True,
             "CourseDirectory.course_id": course.COURSE_ID,
+            # Unix sockets in the student's area: a kernel in its own network namespace has no TCP.
+            "KernelManager.transport": "ipc",
+            "KernelManager.ip": os.path.join(self.sandbox.area, "run", "kernel"),
         })
-        self.work_root = Path(settings.work_root)
-        jupyter_path = self.work_root / f"jupyter-{os.getpid()}"
-        self.launch_file = jupyter_path / "launch.json"  # the sandbox policy of the student being graded
+        jupyter_path = self.root / "jupyter"
+        self.launch_file = jupyter_path / "launch.json"
         launcher.install_kernelspec(str(jupyter_path), self.launch_file)
         os.environ["JUPYTER_PATH"] = str(jupyter_path)
+        os.environ["JUPYTER_RUNTIME_DIR"] = str(sandbox.make_private_dir(self.root / "runtime"))
         os.environ["MPLBACKEND"] = "Agg"
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        self.isolation_note = self.probe_sandbox()
-        self.zygote = self.start_zygote() if settings.warm_kernels else None
-        self.cleanroom = CleanRoom(log_path=str(self.work_root / f"cleanroom-{os.getpid()}.log"))
-        if self.zygote is not None and not self.zygote.wait_ready():
-            LOG.warning("warm kernels unavailable, using cold ones (see %s)", self.zygote.log_path)
-            self.zygote = None
         self.watchdog = sandbox.Watchdog(settings.memory_mb * 2**20)
-        self.uid = None
-        self.policy = None  # the sandbox policy of the student being graded
-
-    def use_template(self, template: CourseTemplate):
-        self.template = template
-
-    def start_zygote(self):
-        folder = self.launch_file.parent
-        return Zygote(folder / "zygote.sock", log_path=str(self.work_root / f"zygote-{os.getpid()}.log"))
-
-    def probe_sandbox(self):
-        """None if student code can run under its own uid here, else the reason it cannot."""
-        if not sandbox.running_as_root():
-            return "the grader is not running as root, so student code runs under the grader's own uid"
-        uid = self.settings.uid_base - 1 - os.getpid() % 1000
-        home = sandbox.make_private_dir(self.work_root / f"probe-{os.getpid()}", uid=uid)
-        problem = sandbox.probe(sandbox.sandbox_policy(uid, home, hide=self.settings.hide))
-        sandbox.kill_all(lambda: sandbox.processes_of(uid))
-        return problem and f"{problem}; student code runs under the grader's uid"
-
-    def close(self):
-        """Stop the helper processes (the clean-room server and the zygote)."""
-        self.cleanroom.close()
-        if self.zygote is not None:
-            self.zygote.close()
 
     # ------------------------------------------------------------------ processes
     def student_processes(self):
-        if self.uid is not None:
-            return sandbox.processes_of(self.uid)
-        import psutil
-
-        servers = {self.cleanroom.pid, self.zygote.pid if self.zygote else None}
-        return [p for p in psutil.Process().children(recursive=True) if p.pid not in servers]
+        return self.sandbox.processes()
 
     def stop_student_processes(self):
         sandbox.kill_all(self.student_processes)
 
+    def fresh_sandbox(self):
+        """A running sandbox with an empty home, ready for the next notebook or re-check."""
+        self.stop_student_processes()
+        self.sandbox.ensure_running()  # student code may have killed its zygote
+        self.sandbox.wipe()
+        launcher.write_launch_file(self.launch_file, self.sandbox)
+
     # ------------------------------------------------------------------ one student
-    def grade(self, job: StudentJob) -> StudentResult:
+    def grade(self) -> StudentResult:
+        job = self.job
         started = time.monotonic()
-        self.uid = job.uid if self.isolation_note is None else None
         paths = self.prepare_folders(job)
         student = StudentResult(job.student_id, job.assignment_id, timestamp=paths["timestamp"],
-                                isolation_note=self.isolation_note)
+                                isolation_note=self.settings.isolation_note)
         self.ensure_submission(paths, job)
         try:
+            self.sandbox.start()
             for notebook_id in sorted(self.source_notebooks):
                 student.notebooks[notebook_id], flags = self.grade_notebook(paths, job, notebook_id)
                 student.flags.extend(flags)
         finally:
-            self.stop_student_processes()
+            self.sandbox.close()
         self.publish_notebooks(paths, student)
         self.save_scores(paths, student)
         self.generate_feedback(paths, job, student)
@@ -165,29 +158,20 @@ class StudentGrader:
         return student
 
     def prepare_folders(self, job: StudentJob):
-        root = self.work_root / f"student-{job.index:05d}"
-        if root.exists():
-            shutil.rmtree(root)
         sid, aid = job.student_id, job.assignment_id
-        course_root = root / "course"
+        course_root = self.root / "course"
         paths = {
-            "root": root, "course": course_root,
+            "root": self.root, "course": course_root,
             "submitted": course_root / "submitted" / sid / aid,
             "autograded": course_root / "autograded" / sid / aid,
             "feedback": course_root / "feedback" / sid / aid,
-            "home": root / "home", "cleanroom": root / "cleanroom", "results": root / "results",
+            "results": self.root / "results",
         }
-        for folder in (root, course_root, course_root / "autograded", course_root / "autograded" / sid):
-            sandbox.make_private_dir(folder, mode=0o711)
-        for folder in (course_root / "source" / aid, paths["submitted"], paths["results"]):
+        for folder in (course_root / "source" / aid, paths["submitted"], paths["autograded"], paths["results"]):
             sandbox.make_private_dir(folder)
-        for folder in (paths["autograded"], paths["home"], paths["cleanroom"]):
-            sandbox.make_private_dir(folder, uid=self.uid)
         shutil.copyfile(self.template.gradebook, course_root / "gradebook.db")
         os.chmod(course_root / "gradebook.db", 0o600)
         paths["timestamp"] = self.copy_submission(Path(job.source), paths["submitted"])
-        self.policy = sandbox.sandbox_policy(self.uid, paths["home"], hide=self.settings.hide)
-        launcher.write_launch_file(self.launch_file, self.policy, self.zygote.socket_path if self.zygote else None)
         return paths
 
     def copy_submission(self, source, target):
@@ -238,11 +222,8 @@ class StudentGrader:
             self.write_placeholder(paths, notebook_id, notebook, "it has no graded tests, so it was not run",
                                    note="was not run: it has no graded tests (--skip-ungraded)")
             return result
-        for other in paths["submitted"].glob("*.ipynb"):
-            if other.stem != notebook_id:
-                shutil.copyfile(other, paths["autograded"] / other.name)
-                os.chmod(paths["autograded"] / other.name, 0o644)
-        self.run_nbgrader(paths, job, notebook_id, result)
+        others = [other for other in paths["submitted"].glob("*.ipynb") if other.stem != notebook_id]
+        self.run_nbgrader(paths, job, notebook_id, result, files=others)
         if not (paths["results"] / f"{notebook_id}.ipynb").exists():
             self.write_placeholder(paths, notebook_id, notebook, result.problems[-1])
         return result
@@ -260,10 +241,15 @@ class StudentGrader:
             return None, ("unreadable", f"{path.name} could not be read as a notebook "
                                         f"({type(error).__name__}: {summary}); was it edited outside Jupyter?")
 
-    def run_nbgrader(self, paths, job: StudentJob, notebook_id, result: NotebookResult):
-        """nbgrader autograde for one notebook; returns nbgrader's scores and comments by grade_id."""
+    def run_nbgrader(self, paths, job: StudentJob, notebook_id, result: NotebookResult, files=()):
+        """nbgrader autograde for one notebook, its kernel in the student's sandbox with ``files``
+        in its current folder; returns nbgrader's scores and comments by grade_id."""
         from nbgrader.converters import Autograde
 
+        self.fresh_sandbox()
+        for path in files:
+            shutil.copyfile(path, os.path.join(self.sandbox.workdir, path.name))
+            os.chmod(os.path.join(self.sandbox.workdir, path.name), 0o644)
         coursedir = nbgrader_bridge.course_directory(
             paths["course"], self.config, assignment_id=job.assignment_id,
             student_id=job.student_id, notebook_id=notebook_id,
@@ -307,24 +293,18 @@ class StudentGrader:
                     item["missing"] = (f"the answer cell '{cell.grade_id}' is missing from the notebook "
                                        "(deleted, or its metadata changed); copy it back from a fresh notebook")
             cells.append(item)
+        self.fresh_sandbox()
         self.watchdog.arm(self.student_processes, self.settings.notebook_limit, "the clean-room re-check")
         try:
-            response = self.cleanroom.check(cells, self.policy, paths["cleanroom"], self.settings.timeout)
-        except Exception as error:  # the server itself died: restart it, report, do not guess
-            LOG.warning("clean-room server failed: %s", error)
-            self.restart_cleanroom()
-            response = {"records": [], "exit": f"clean-room server failure: {error}", "timed_out": False}
+            cleanroom = CleanRoom(self.sandbox.socket_path)
+            response = cleanroom.check(cells, self.sandbox.inside(self.sandbox.workdir), self.settings.timeout)
+        except Exception as error:  # the sandbox itself failed: report, do not guess
+            LOG.warning("clean-room re-check failed: %s", error)
+            response = {"records": [], "exit": f"clean-room failure: {error}", "timed_out": False}
         self.watchdog.disarm()
         self.stop_student_processes()
         response["watchdog"] = self.watchdog.reason
         return response
-
-    def restart_cleanroom(self):
-        try:
-            self.cleanroom.close()
-        except Exception:
-            pass
-        self.cleanroom = CleanRoom(log_path=str(self.work_root / f"cleanroom-{os.getpid()}.log"))
 
     def reconcile(self, source_notebook, nbgrader, verdicts, result: NotebookResult):
         """Score per test = min(nbgrader's, the clean room's), with the reason if lowered."""
@@ -442,45 +422,74 @@ class StudentGrader:
                 result.problems.append("no feedback could be generated for this notebook")
 
 
-# ---------------------------------------------------------------------- in a pool process
-_GRADER = None  # this process's StudentGrader
+# ---------------------------------------------------------------------- one student, one process
+def grade_student(settings: GradingSettings, job: StudentJob, template: CourseTemplate) -> StudentResult:
+    """Grade one student in a grading process of its own (the unit of work of the local pool and
+    of a Dask task); waits for it and returns its result.
+
+    Where the sandbox is available the process runs in a private mount namespace
+    (``unshare --mount``), where it mounts the student's capped tmpfs; everything it starts
+    dies with it. Never raises for anything the student's code does; a failure of the grader
+    itself comes back as ``internal_error``. The result's ``autograded`` and ``feedback``
+    paths lie under ``settings.work_root`` until the caller copies them out.
+    """
+    work_root = Path(settings.work_root)
+    job_file, result_file = work_root / f"job-{job.index:05d}.pickle", work_root / f"result-{job.index:05d}.pickle"
+    log_file = work_root / f"student-{job.index:05d}.log"
+    with open(job_file, "wb") as handle:
+        pickle.dump((settings, job, template), handle)
+    os.chmod(job_file, 0o600)
+    command = [sys.executable, "-m", MODULE, str(job_file), str(result_file)]
+    if settings.isolation_note is None:
+        command = ["unshare", "--mount", "--propagation", "private", "--", *command]
+    limit = len(settings.source_notebooks) * (2 * settings.notebook_limit + 60) + 300
+    with open(log_file, "ab") as log:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        try:
+            code = process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            sandbox.kill_process_group(process.pid)
+            code = process.wait()
+    try:
+        with open(result_file, "rb") as handle:
+            return pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+        return StudentResult(job.student_id, job.assignment_id, internal_error=(
+            f"the student's grading process ended without a result (exit status {code}, limit {limit} s)\n{tail}"))
 
 
-def init_pool_worker(settings: GradingSettings):
-    """Pool initializer: start this process's grader (and its clean room and zygote)."""
-    import atexit
+def exit_with_parent():
+    """Stop this process (and so its sandbox, which dies with it) when the process that started
+    it is gone: a killed pool or Dask worker leaves nothing running."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def main(argv):
+    """``python -m grader.grading.worker JOB RESULT``: grade the pickled (settings, job, template)."""
     import warnings
 
-    global _GRADER
+    exit_with_parent()
     # nbgrader's gradebook code trips SQLAlchemy 2's harmless autoflush warnings on every student.
     warnings.filterwarnings("ignore", message=".*not in session.*")
-    _GRADER = StudentGrader(settings)
-    atexit.register(_GRADER.close)
-
-
-def grade_student(settings: GradingSettings, job: StudentJob, template: CourseTemplate) -> StudentResult:
-    """Grade one student (the unit of work of the local pool and of a Dask task).
-
-    Never raises for anything the student's code does; a failure of the grader itself comes
-    back as ``internal_error``. The result's ``autograded`` and ``feedback`` paths lie under
-    ``settings.work_root`` until the caller copies them out.
-    """
-    grader = None
+    with open(argv[0], "rb") as handle:
+        settings, job, template = pickle.load(handle)
     try:
-        grader = StudentGrader(settings)
-        grader.use_template(template)
-        return grader.grade(job)
+        result = StudentGrader(settings, template, job).grade()
     except Exception:
-        return StudentResult(job.student_id, job.assignment_id, internal_error=traceback.format_exc())
-    finally:
-        if grader is not None:
-            grader.close()
+        result = StudentResult(job.student_id, job.assignment_id, internal_error=traceback.format_exc())
+    partial = argv[1] + ".partial"
+    with open(partial, "wb") as handle:
+        pickle.dump(result, handle)
+    os.replace(partial, argv[1])
 
 
-def grade_in_pool(job: StudentJob, template: CourseTemplate) -> StudentResult:
-    """Grade one student in this pool process; a grader failure comes back as ``internal_error``."""
-    try:
-        _GRADER.use_template(template)
-        return _GRADER.grade(job)
-    except Exception:
-        return StudentResult(job.student_id, job.assignment_id, internal_error=traceback.format_exc())
+if __name__ == "__main__":
+    main(sys.argv[1:])

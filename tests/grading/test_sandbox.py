@@ -28,10 +28,43 @@ def test_kill_process_group_of_a_finished_process_is_quiet():
     sandbox.kill_process_group(finished.pid)  # nothing left to kill: no error
 
 
-def test_a_policy_is_plain_json_with_a_private_home(tmp_path):
-    import json
+def test_the_sandbox_command_unshares_everything_and_shows_no_solutions(tmp_path):
+    from grader import course
 
-    policy = sandbox.sandbox_policy(None, tmp_path / "home", hide=[tmp_path / "secret"])
-    assert json.loads(json.dumps(policy)) == policy
-    assert policy["env"]["HOME"] == policy["env"]["TMPDIR"] == str(tmp_path / "home")
-    assert policy["hide"] == [str(tmp_path / "secret")]
+    root = course.course_root()
+    arguments = sandbox.bwrap_arguments(1_234_567, str(tmp_path / "area"), hide=[str(root / "grader" / "checks")],
+                                        empty_folder=str(tmp_path / "empty"))
+    for option in ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
+                   "--as-pid-1"):
+        assert option in arguments
+    bound = [arguments[i + 1] for i, a in enumerate(arguments) if a == "--ro-bind"]
+    assert str(root / "grader") in bound and str(root / "data") in bound
+    for secret in ("solutions", ".git", "tests", "demo", "book"):
+        assert not any(path == str(root / secret) or path.startswith(str(root / secret) + "/") for path in bound)
+    assert arguments[arguments.index(str(root / "grader" / "checks")) - 1] == str(tmp_path / "empty")
+    assert arguments[-7:] == ["setpriv", "--reuid=1234567", "--regid=1234567", "--clear-groups",
+                              "--inh-caps=-all", "--bounding-set=-all", "--"]
+    assert "--bind" in arguments and sandbox.INSIDE_HOME in arguments
+
+
+def test_paths_in_the_area_are_mapped_to_the_inside_home(tmp_path):
+    contained = sandbox.StudentSandbox(tmp_path, 1_234_567)
+    assert contained.inside(contained.workdir) == sandbox.INSIDE_HOME + "/work"
+    assert contained.inside("/usr/bin") == "/usr/bin"
+    plain = sandbox.StudentSandbox(tmp_path, 1_234_567, contained=False)
+    assert plain.inside(plain.workdir) == plain.workdir and plain.uid is None
+
+
+def test_without_root_or_bwrap_the_reason_names_what_is_missing(monkeypatch):
+    sandbox.containment_problem.cache_clear()
+    try:
+        monkeypatch.setattr(sandbox, "running_as_root", lambda: False)
+        assert "not running as root" in sandbox.containment_problem()
+        sandbox.containment_problem.cache_clear()
+        monkeypatch.setattr(sandbox, "running_as_root", lambda: True)
+        monkeypatch.setattr(sandbox.shutil, "which", lambda tool: None if tool == "bwrap" else "/usr/bin/" + tool)
+        problem = sandbox.containment_problem()
+        assert "bwrap not found" in problem and "apt-get install bubblewrap" in problem
+        assert "no network" in sandbox.isolation_note(problem)
+    finally:
+        sandbox.containment_problem.cache_clear()

@@ -4,19 +4,20 @@ nbgrader runs the whole submitted notebook, so anything a student put in any cel
 ``checks`` class, a patched ``numpy.allclose``, an IPython input transformer that empties
 the test cells...) runs before the tests. The clean room does not trust any of that:
 
-1. A server process imports NumPy, TensorFlow and ``grader.checks`` *before* any student
-   code exists, and fingerprints every function and class of those modules (and of the
-   standard modules the checks lean on): identity, ``__code__``, defaults, class dicts.
-2. Per notebook it forks a child (cheap: TensorFlow is already imported), which enters the
-   sandbox (own uid, solutions hidden), runs the notebook's locked setup cells from
-   ``solutions/``, then *only* the student's answer cells, filtered by :func:`filter_answer`
-   to imports, definitions and simple assignments, then each graded test cell's source
-   from ``solutions/`` (hidden tests included), with the setup cells' names (``checks``,
-   ``tf``, ``np``...) re-bound to the pristine objects first.
+1. The student's zygote (grader.grading.isolation.zygote) imports NumPy, TensorFlow and
+   ``grader.checks`` *before* any student code exists, and fingerprints every function and
+   class of those modules (and of the standard modules the checks lean on): identity,
+   ``__code__``, defaults, class dicts.
+2. Per notebook it forks a child (cheap: TensorFlow is already imported) inside the student's
+   sandbox, which runs the notebook's locked setup cells from ``solutions/`` (sent by the
+   grading process: the sandbox has no ``solutions/``), then *only* the student's answer
+   cells, filtered by :func:`filter_answer` to imports, definitions and simple assignments,
+   then each graded test cell's source from ``solutions/`` (hidden tests included), with the
+   setup cells' names (``checks``, ``tf``, ``np``...) re-bound to the pristine objects first.
 3. A test passes only if it raised nothing *and* the fingerprint is unchanged afterwards (no
    patched function, no trace hook, no thread left behind). The child reports each verdict
-   on a private pipe, prefixed by a per-run random nonce that the worker sent with the
-   request; anything else on the pipe is ignored, and a test with no verdict failed.
+   on its request's connection, prefixed by a per-run random nonce that the grading process
+   sent with the request; anything else is ignored, and a test with no verdict failed.
 
 Limits (also in docs/instructors.md): student code shares the child's address space, so a
 determined attacker who introspects the grader's own frames could find the nonce or undo a
@@ -35,8 +36,6 @@ import traceback
 import types
 
 from grader.grading.integrity import strip_magics
-from grader.grading.isolation import sandbox
-from grader.grading.isolation.preload import import_trusted_modules
 from grader.quiet import redirect_fds
 
 TRUSTED_ROOTS = (
@@ -49,7 +48,7 @@ SAFE_BUILTIN_CALLS = {
     "len", "min", "max", "abs", "round", "sum", "zip", "enumerate", "sorted", "reversed",
 }
 MAX_PIPE_BYTES = 2 * 2**20
-MODULE = "grader.grading.isolation.cleanroom"  # what the server runs with python -m
+MODULE = "grader.grading.isolation.cleanroom"
 
 
 # ------------------------------------------------------------------ fingerprints
@@ -286,7 +285,6 @@ def child_main(request, snapshot, result_fd):
     def emit(record):
         os.write(result_fd, (nonce + " " + json.dumps(record) + "\n").encode())
 
-    sandbox.enter(request["policy"])
     os.chdir(request["workdir"])
     try:
         run_cells(request, snapshot, emit)
@@ -295,27 +293,30 @@ def child_main(request, snapshot, result_fd):
         emit({"setup_error": f"{type(error).__name__}: {error}"})
 
 
-# ------------------------------------------------------------------ the server
-def exit_description(status):
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
+# ------------------------------------------------------------------ the client
+def exit_description(code):
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        number = -code
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else number
         return f"killed by signal {name}"
-    return f"exit status {os.WEXITSTATUS(status)}"
+    return f"exit status {code}"
 
 
-def read_verdicts(read_fd, nonce, deadline):
-    """Lines from the child that carry the nonce, until EOF or the deadline."""
-    buffer, total, records, timed_out = b"", 0, [], False
+def read_verdicts(connection, nonce, deadline):
+    """(records, exit code or None, timed out): the lines that carry the nonce, and the zygote's
+    exit line, until the connection closes or the deadline passes."""
+    buffer, total, records, code, timed_out = b"", 0, [], None, False
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             timed_out = True
             break
-        ready, _, _ = select.select([read_fd], [], [], min(remaining, 1.0))
+        ready, _, _ = select.select([connection], [], [], min(remaining, 1.0))
         if not ready:
             continue
-        chunk = os.read(read_fd, 65536)
+        chunk = connection.recv(65536)
         if not chunk:
             break
         total += len(chunk)
@@ -325,109 +326,37 @@ def read_verdicts(read_fd, nonce, deadline):
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
             prefix, _, payload = line.decode("utf-8", "replace").partition(" ")
-            if prefix == nonce:
-                try:
-                    records.append(json.loads(payload))
-                except ValueError:
-                    pass
-    return records, timed_out
-
-
-def serve_one(request, snapshot):
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        try:
-            os.close(read_fd)
-            os.setsid()
-            child_main(request, snapshot, write_fd)
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    tests = sum(cell["kind"] == "test" for cell in request["cells"])
-    deadline = time.monotonic() + request["timeout"] * (tests + 2) + 30
-    records, timed_out = read_verdicts(read_fd, request["nonce"], deadline)
-    os.close(read_fd)
-    sandbox.kill_process_group(pid)
-    _, status = os.waitpid(pid, 0)
-    return {
-        "nonce": request["nonce"],
-        "records": records,
-        "timed_out": timed_out,
-        "exit": exit_description(status),
-    }
-
-
-def serve(stdin=sys.stdin, stdout=sys.stdout):
-    """Read JSON requests line by line; answer each with one JSON line."""
-    import_trusted_modules()
-    snapshot = Snapshot()
-    stdout.write(json.dumps({"ready": True, "guarded": len(snapshot.entries)}) + "\n")
-    stdout.flush()
-    for line in stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        try:
-            response = serve_one(request, snapshot)
-        except Exception:
-            response = {"nonce": request.get("nonce"), "records": [], "timed_out": False,
-                        "exit": "clean-room server error: " + traceback.format_exc(limit=3)}
-        stdout.write(json.dumps(response) + "\n")
-        stdout.flush()
-
-
-# ------------------------------------------------------------------ the client
-class CleanRoom:
-    """A clean-room server in a subprocess; ``check(...)`` grades one notebook."""
-
-    def __init__(self, log_path=os.devnull):
-        import subprocess
-
-        self.log = open(log_path, "ab")
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", MODULE, "serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
-        )
-        ready = self.process.stdout.readline()
-        if not ready:
-            raise RuntimeError(
-                f"The clean-room server did not start: it exited with {self.process.wait()}. "
-                f"Its error output is in {log_path}; does `python -c 'import grader.checks'` work?"
-            )
-        self.guarded = json.loads(ready)["guarded"]
-
-    @property
-    def pid(self):
-        return self.process.pid
-
-    def check(self, cells, policy, workdir, timeout):
-        nonce = os.urandom(16).hex()
-        request = {"nonce": nonce, "cells": cells, "policy": policy,
-                   "workdir": str(workdir), "timeout": timeout}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError("The clean-room server stopped unexpectedly.")
-        response = json.loads(line)
-        if response.get("nonce") != nonce:
-            raise RuntimeError("The clean-room server answered a different request.")
-        return response
-
-    def close(self):
-        if self.process.poll() is None:
-            self.process.stdin.close()
             try:
-                self.process.wait(timeout=10)
-            except Exception:
-                self.process.kill()
-        self.log.close()
+                if prefix == nonce:
+                    records.append(json.loads(payload))
+                elif isinstance(exit_line := json.loads(line), dict) and "exit" in exit_line:
+                    code = int(exit_line["exit"])
+            except (ValueError, TypeError):
+                pass
+    return records, code, timed_out
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] == ["serve"]:
-        serve()
-    else:
-        sys.exit(f"usage: python -m {MODULE} serve")
+class CleanRoom:
+    """The clean room of one student: ``check(...)`` re-checks one notebook in a child of the
+    student's zygote (grader.grading.isolation.zygote), inside the student's sandbox."""
+
+    def __init__(self, zygote_socket):
+        self.zygote_socket = zygote_socket
+
+    def check(self, cells, workdir, timeout):
+        """{"records": [...], "timed_out": bool, "exit": str}; the child is killed when this returns."""
+        from grader.grading.isolation import zygote
+
+        nonce = os.urandom(16).hex()
+        request = {"kind": "cleanroom", "nonce": nonce, "cells": cells, "workdir": str(workdir), "timeout": timeout}
+        reply = zygote.request(self.zygote_socket, request, timeout=120)
+        if reply is None:
+            raise RuntimeError("the student's sandbox is not running (its zygote cannot be reached)")
+        connection, _ = reply
+        tests = sum(cell["kind"] == "test" for cell in cells)
+        deadline = time.monotonic() + timeout * (tests + 2) + 30
+        try:
+            records, code, timed_out = read_verdicts(connection, nonce, deadline)
+        finally:
+            connection.close()  # the zygote kills the child if it is still running
+        return {"records": records, "timed_out": timed_out, "exit": exit_description(code)}

@@ -1,23 +1,30 @@
-"""The grading kernel's launcher: how nbgrader's kernel gets into the sandbox.
+"""The grading kernel's launcher: how nbgrader's kernel gets into the student's sandbox.
 
 nbgrader starts kernels through jupyter_client, from a kernelspec. The course installs one
 (:func:`install_kernelspec`) whose command is ``python -m grader.grading.isolation.launcher
-kernel LAUNCH_JSON CONNECTION_FILE``. The launch file holds the sandbox policy of the student
-being graded (see :func:`grader.grading.isolation.sandbox.sandbox_policy`) and, for a warm
-kernel, the socket of the worker's zygote (grader.grading.isolation.warmkernel).
+kernel LAUNCH_JSON CONNECTION_FILE``. The launcher runs outside the sandbox, as a stand-in
+for the kernel: it copies the connection file into the student's area, asks the student's
+zygote (grader.grading.isolation.zygote) for a kernel, and exits when the kernel does.
 
-This module must stay import-light: it runs before ipykernel, once per notebook.
+* Transport: the kernel's sockets are Unix sockets (jupyter_client's ``ipc`` transport) in the
+  student's area, which the sandbox sees under another path; the launcher rewrites the path.
+  TCP on 127.0.0.1 would not reach a kernel in its own network namespace.
+* Interrupts: the kernelspec says ``interrupt_mode: message``, so a cell timeout interrupts
+  the cell through the control channel; signals could not cross into the sandbox's PID
+  namespace.
+
+This module must stay import-light: it runs once per notebook.
 """
 import json
 import os
+import signal
 import sys
 
-from grader.grading.isolation import sandbox
-from grader.grading.isolation.warmkernel import run_forked_kernel
-from grader.quiet import redirect_fds
+from grader.grading.isolation import zygote
 
 KERNEL_NAME = "gan-sandbox"
 MODULE = "grader.grading.isolation.launcher"  # what the kernelspec runs with python -m
+FORWARDED_ENV = ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "CI")  # what notebooks may read
 
 
 def install_kernelspec(jupyter_path, launch_file):
@@ -28,40 +35,51 @@ def install_kernelspec(jupyter_path, launch_file):
         "argv": [sys.executable, "-m", MODULE, "kernel", str(launch_file), "{connection_file}"],
         "display_name": "Python 3 (grading sandbox)",
         "language": "python",
-        "interrupt_mode": "signal",
+        "interrupt_mode": "message",
     }
     with open(os.path.join(folder, "kernel.json"), "w") as handle:
         json.dump(kernel, handle)
     return KERNEL_NAME
 
 
-def write_launch_file(path, policy, zygote_socket=None):
-    """What the next kernel started through the kernelspec runs under."""
+def write_launch_file(path, student_sandbox):
+    """What the next kernel started through the kernelspec runs in (a StudentSandbox)."""
+    launch = {"zygote": student_sandbox.socket_path, "area": student_sandbox.area,
+              "area_inside": student_sandbox.inside(student_sandbox.area),
+              "workdir": student_sandbox.inside(student_sandbox.workdir), "uid": student_sandbox.uid}
     with open(path, "w") as handle:
-        json.dump({"policy": policy, "zygote": zygote_socket}, handle, indent=1, sort_keys=True)
+        json.dump(launch, handle, indent=1, sort_keys=True)
 
 
 def launch_kernel(launch_file, connection_file):
-    """Entry point of the kernelspec: copy the connection file where the student can read it,
-    enter the sandbox, and become ipykernel (same pid, so interrupts and kills still reach it)."""
+    """Entry point of the kernelspec: get a kernel from the zygote and stand in for it."""
     with open(launch_file) as handle:
         launch = json.load(handle)
-    policy = launch["policy"]
-    home = policy["env"]["HOME"]
-    private_connection = os.path.join(home, ".kernel-connection.json")
-    with open(connection_file, "rb") as source, open(private_connection, "wb") as target:
-        target.write(source.read())
-    if policy.get("uid") is not None:
-        os.chown(private_connection, policy["uid"], policy["gid"])
-    if launch.get("zygote"):  # a warm kernel, forked from a process with TensorFlow imported
-        request = {"connection_file": private_connection, "cwd": os.getcwd(),
-                   "env": dict(os.environ), "policy": policy}
-        code = run_forked_kernel(launch["zygote"], request)
-        if code is not None:
-            sys.exit(code)
-    sandbox.enter(policy)
-    redirect_fds([1, 2])  # ipykernel's own start-up chatter
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", private_connection])
+    with open(connection_file) as handle:
+        connection = json.load(handle)
+    area, inside = launch["area"], launch["area_inside"]
+    if connection.get("transport") == "ipc" and connection["ip"].startswith(area):
+        connection["ip"] = inside + connection["ip"][len(area):]
+    private = os.path.join(area, "run", "kernel-connection.json")
+    with open(private, "w") as handle:
+        json.dump(connection, handle)
+    if launch.get("uid") is not None:
+        os.chown(private, launch["uid"], launch["uid"])
+    request = {"kind": "kernel", "connection_file": inside + private[len(area):], "workdir": launch["workdir"],
+               "env": {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}}
+    reply = zygote.request(launch["zygote"], request, timeout=120)
+    if reply is None:
+        sys.exit("the student's sandbox is not running (its zygote cannot be reached)")
+    kernel, _ = reply
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, lambda *_: os._exit(1))  # hanging up makes the zygote kill the kernel
+    code = 1
+    for line in kernel.makefile():  # ends when the kernel and the zygote have both closed it
+        try:
+            code = int(json.loads(line).get("exit", code))
+        except (ValueError, TypeError, AttributeError):  # student code shares this socket
+            pass
+    sys.exit(code if code >= 0 else 128 - code)
 
 
 def main(argv):

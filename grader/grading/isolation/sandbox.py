@@ -1,87 +1,339 @@
-"""Run student code as an unprivileged user, in a private folder, under limits.
+"""One bubblewrap sandbox per student, and the watchdog that polices it from outside.
 
-Every process that runs student code (the nbgrader kernel, the clean-room child) calls
-:func:`enter` first. When the grader runs as root this
+Every process that runs a student's code (the nbgrader kernels and the clean-room children) is
+forked by the student's *zygote* (grader.grading.isolation.zygote), which runs inside a
+sandbox that :class:`StudentSandbox` starts with bubblewrap (``bwrap``), as root and without a
+user namespace:
 
-* hides the paths it is told to hide (the reference solutions, the output folder) behind an
-  empty tmpfs in a private mount namespace, where the kernel supports it;
-* caps file size, core dumps and the number of processes (a fork bomb stays inside one uid);
-* drops to a uid/gid of its own for this student, so it can write only its own 0700 folder.
+* new network, PID, IPC and UTS namespaces: loopback only, and no other process is visible;
+* a read-only view of the system: ``/usr``, ``/etc`` and the other system folders, Python, and
+  only the parts of the course that notebooks use (``grader/``, ``data/``, ``notebooks/``...).
+  ``solutions/``, ``.git``, ``tests/``, the submissions and the outputs are not there;
+* a private home and ``/tmp`` on one tmpfs capped in bytes *and* in inodes (``nr_inodes``),
+  mounted by the student's grading process in its own mount namespace and bound in;
+* a real unprivileged uid, one per student (``setpriv``), with no capabilities or groups;
+* ``--die-with-parent``: when the student's grading process ends, so does the sandbox.
 
-Without root the limits still apply but the uid stays the same; docs/instructors.md says what
-that gives up. Memory and wall-clock limits are enforced from outside by :class:`Watchdog`,
-which watches the resident memory of all the student's processes (RLIMIT_AS breaks
-TensorFlow, which reserves huge virtual ranges) and kills them all at once.
+Where bwrap cannot run (not Linux, not root, not installed), :func:`containment_problem` says
+why; the zygote then runs as a plain child process and the batch prints a reduced-isolation
+warning. Memory and wall-clock limits are enforced from outside in both cases by
+:class:`Watchdog` (RLIMIT_AS would break TensorFlow, which reserves huge virtual ranges).
 
-This module must stay import-light: the kernel launcher imports it before ipykernel.
+This module must stay import-light: the zygote imports it before any student code.
 """
-import ctypes
+import functools
 import os
 import resource
+import shutil
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
 
 from grader.course import PACKAGE_DIR, find_course_root
 
-CLONE_NEWNS = 0x00020000
-MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x1000, 0x4000, 0x40000
 MAX_FILE_BYTES = 512 * 2**20
 MAX_PROCESSES = 1024  # threads count too, and TensorFlow starts many
+DISK_BYTES = 512 * 2**20  # the student's home and /tmp together
+DISK_FILES = 20_000
+INSIDE_HOME = "/home/student"  # the student's writable area, as seen from inside the sandbox
+SYSTEM_FOLDERS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# What notebooks read from the course checkout; nothing else of it is visible inside.
+COURSE_PARTS = ("grader", "data", "notebooks", "assets", "nbgrader_config.py", "pyproject.toml", ".cache/evaluator")
+REDUCED = ("no network, PID, IPC or UTS namespaces, no hidden solutions or outputs, no capped home and no "
+           "uid of its own for student code")
+TOOLS = ("bwrap", "setpriv", "unshare", "mount")
 
 
 def running_as_root():
     return os.geteuid() == 0
 
 
-def _libc():
-    return ctypes.CDLL(None, use_errno=True)
+def missing_tools():
+    return [tool for tool in TOOLS if shutil.which(tool) is None]
 
 
-def _encoded(value):
-    return None if value is None else os.fsencode(value)
-
-
-def _mount(source, target, fstype=None, flags=0, data=None):
-    return _libc().mount(_encoded(source), _encoded(target), _encoded(fstype), flags, _encoded(data)) == 0
-
-
-def blocking_ancestor(path):
-    """The first folder on the way to ``path`` that other users may not enter (e.g. /root)."""
-    current = "/"
-    for part in os.path.abspath(path).strip("/").split("/"):
-        current = os.path.join(current, part)
-        if os.path.isdir(current) and not os.stat(current).st_mode & 0o001:
-            return current
+@functools.lru_cache(maxsize=1)
+def containment_problem():
+    """None when student code can run in a bubblewrap sandbox here, else why it cannot (a
+    sentence for the reduced-isolation warning)."""
+    if not sys.platform.startswith("linux"):
+        return f"{sys.platform} is not Linux, so bubblewrap cannot run"
+    if not running_as_root():
+        return "the grader is not running as root, which bubblewrap needs to switch to a student uid"
+    missing = missing_tools()
+    if missing:
+        return (f"{', '.join(missing)} not found (Debian: apt-get install bubblewrap util-linux mount; "
+                "or run `make demo` as root)")
+    probe = [sys.executable, "-c", "import grader.course"]
+    command = ["unshare", "--mount", "--propagation", "private", "--",
+               *bwrap_arguments(os.getuid() + 1_000_000 + os.getpid() % 1000, None, ()), *probe]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=inside_environment())
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap could not start a sandbox here ({error})"
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no error output"])[-1]
+        return f"bubblewrap could not start a sandbox here ({last})"
     return None
 
 
-def isolate_filesystem(expose, hide):
-    """In a new mount namespace: make ``expose`` reachable and cover ``hide`` (root only).
+def isolation_note(problem):
+    """The reduced-isolation warning for ``problem`` (None when contained)."""
+    return problem and f"{problem}; so there are {REDUCED}"
 
-    A folder on the way to an exposed path that others cannot enter (a Python installed
-    under /root) is covered by an empty tmpfs into which only the exposed path is bound
-    back. Returns False when the kernel refuses a private mount namespace.
+
+# ---------------------------------------------------------------- the bwrap command line
+def _ancestors(path):
+    parts = os.path.abspath(path).strip("/").split("/")[:-1]
+    return ["/" + "/".join(parts[: index + 1]) for index in range(len(parts))]
+
+
+class _Binds:
+    """bwrap arguments that bind host paths at the same place, creating readable parents."""
+
+    def __init__(self):
+        self.arguments, self.made, self.bound = [], set(), []
+
+    def folder(self, path):
+        for parent in _ancestors(path) + [path]:
+            if parent not in self.made and not any(parent == b or parent.startswith(b + "/") for b in self.bound):
+                self.arguments += ["--perms", "0755", "--dir", parent]
+                self.made.add(parent)
+
+    def read_only(self, path):
+        path = os.path.abspath(path)
+        if any(path == b or path.startswith(b + "/") for b in self.bound) or not os.path.exists(path):
+            return
+        for parent in _ancestors(path):
+            self.folder(parent)
+        if os.path.islink(path):
+            self.arguments += ["--symlink", os.readlink(path), path]
+        else:
+            self.arguments += ["--ro-bind", path, path]
+        self.bound.append(path)
+
+
+def visible_paths():
+    """Host paths bound read-only into every sandbox: the system, Python and the course's parts."""
+    paths = [p for p in SYSTEM_FOLDERS if os.path.lexists(p)]
+    paths += sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)})
+    paths.append(os.path.dirname(os.path.realpath(sys.executable)))
+    course = find_course_root()
+    if course is not None:
+        paths += [str(course / part) for part in COURSE_PARTS]
+    if course is None or not PACKAGE_DIR.is_relative_to(course):
+        paths.append(str(PACKAGE_DIR))
+    paths += [os.environ[name] for name in ("GAN_COURSE_MNIST",) if os.environ.get(name)]
+    return paths
+
+
+def bwrap_arguments(uid, area, hide, empty_folder=None):
+    """``bwrap ... setpriv ... --``: what runs a command in a student's sandbox.
+
+    ``area`` (a host folder, the mounted tmpfs) becomes the writable home; ``hide`` lists host
+    paths to cover with ``empty_folder`` should they lie inside a visible one.
     """
-    if _libc().unshare(CLONE_NEWNS) != 0:
-        return False
-    _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    for blocked in sorted({b for b in map(blocking_ancestor, expose) if b}):
-        keep = [p for p in expose if p.startswith(blocked + "/")]
-        handles = {p: os.open(p, os.O_PATH) for p in keep if os.path.exists(p)}
-        if not _mount("tmpfs", blocked, "tmpfs", 0, "mode=0755,size=64k"):
-            continue
-        for path, handle in handles.items():
-            os.makedirs(path, exist_ok=True)
-            _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
-            os.close(handle)
+    binds = _Binds()
+    for path in visible_paths():
+        binds.read_only(path)
     for path in hide:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=4k,mode=0555")
-    return True
+        path = os.path.abspath(path)
+        if empty_folder and os.path.isdir(path) and any(path.startswith(b + "/") for b in binds.bound):
+            binds.arguments += ["--ro-bind", str(empty_folder), path]
+    arguments = ["bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                 "--hostname", "grading", "--die-with-parent", "--new-session", "--as-pid-1",
+                 *binds.arguments, "--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--dir", "/home"]
+    if area is not None:
+        arguments += ["--bind", str(area), INSIDE_HOME, "--bind", os.path.join(area, "tmp"), "/tmp",
+                      "--chdir", INSIDE_HOME]
+    else:
+        arguments += ["--tmpfs", "/tmp"]
+    return arguments + ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                        "--inh-caps=-all", "--bounding-set=-all", "--"]
 
 
+def inside_environment(home=INSIDE_HOME):
+    """The whole environment of the zygote (nothing of the grader's own leaks in)."""
+    env = {
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": home, "TMPDIR": os.path.join(home, "tmp"), "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),
+        "IPYTHONDIR": os.path.join(home, ".ipython"), "JUPYTER_RUNTIME_DIR": os.path.join(home, "run"),
+        "JUPYTER_DATA_DIR": os.path.join(home, ".jupyter-data"), "JUPYTER_CONFIG_DIR": os.path.join(home, ".jupyter"),
+        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    for name, value in os.environ.items():
+        if name.startswith(("GAN_COURSE_", "TF_")):
+            env[name] = value
+    return env
+
+
+# ---------------------------------------------------------------- one student's sandbox
+class StudentSandbox:
+    """The sandbox of one student, started by that student's grading process.
+
+    ``root`` is the student's private folder on the host (root only). Inside it:
+    ``area/`` is the student's writable area (home, ``tmp``, ``work`` = the kernels' current
+    folder, ``run`` = the kernels' sockets), a capped tmpfs when contained; ``control/`` holds the
+    zygote's socket, which student code cannot reach (it is passed into the sandbox as a file
+    descriptor).
+    """
+
+    AREA_FOLDERS = ("tmp", "work", "run")
+
+    def __init__(self, root, uid, hide=(), contained=True, warm_kernels=True, disk_bytes=DISK_BYTES,
+                 disk_files=DISK_FILES, log_path=os.devnull):
+        self.root = os.path.abspath(root)
+        self.uid = uid if contained else None
+        self.contained = contained
+        self.hide = [str(p) for p in hide]
+        self.warm_kernels = warm_kernels
+        self.disk_bytes, self.disk_files = disk_bytes, disk_files
+        self.area = os.path.join(self.root, "area")
+        self.socket_path = os.path.join(self.root, "control", "zygote.sock")
+        self.log_path = log_path
+        self.process = None
+        self.zygote_pid = None
+        self.mounted = False
+        self.starts = 0
+
+    # paths as student code sees them
+    def inside(self, host_path):
+        host_path = str(host_path)
+        if self.contained and (host_path == self.area or host_path.startswith(self.area + "/")):
+            return INSIDE_HOME + host_path[len(self.area):]
+        return host_path
+
+    @property
+    def workdir(self):
+        return os.path.join(self.area, "work")
+
+    def start(self):
+        """Start (or restart) the sandbox and its zygote; returns once the zygote is ready."""
+        self.close()
+        self.starts += 1
+        os.makedirs(os.path.dirname(self.socket_path), mode=0o700, exist_ok=True)
+        os.makedirs(self.area, mode=0o700, exist_ok=True)
+        if self.contained:
+            options = (f"size={self.disk_bytes},nr_inodes={self.disk_files},mode=0700,uid={self.uid},"
+                       f"gid={self.uid},nosuid,nodev")
+            subprocess.run(["mount", "-t", "tmpfs", "-o", options, "gan-student", self.area], check=True,
+                           capture_output=True)
+            self.mounted = True
+        self.make_area()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(self.socket_path):
+            os.unlink(self.socket_path)
+        listener.bind(self.socket_path)
+        os.chmod(self.socket_path, 0o600)
+        listener.listen(16)
+        home = INSIDE_HOME if self.contained else self.area
+        zygote = [sys.executable, "-m", "grader.grading.isolation.zygote", "serve", str(listener.fileno()),
+                  "warm" if self.warm_kernels else "cold"]
+        prefix = bwrap_arguments(self.uid, self.area, self.hide, self.empty_folder()) if self.contained else []
+        log = open(self.log_path, "ab")
+        try:
+            self.process = subprocess.Popen(
+                prefix + zygote, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True,
+                pass_fds=[listener.fileno()], env=inside_environment(home),
+                cwd=self.workdir, start_new_session=not self.contained)
+        finally:
+            listener.close()
+            log.close()
+        ready = self.process.stdout.readline().strip()
+        if ready != "ready":
+            code = self.process.wait()
+            raise RuntimeError(f"the student's sandbox did not start (exit status {code}); see {self.log_path}")
+        self.zygote_pid = self.find_zygote()
+        return self
+
+    def empty_folder(self):
+        path = os.path.join(self.root, "empty")
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, 0o555)
+        return path
+
+    def find_zygote(self):
+        if not self.contained:
+            return self.process.pid
+        import psutil
+
+        for process in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                if process.uids().real == self.uid:
+                    return process.pid
+            except psutil.Error:
+                continue
+        return None
+
+    def make_area(self):
+        for name in self.AREA_FOLDERS:
+            path = os.path.join(self.area, name)
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            if self.uid is not None:
+                os.chown(path, self.uid, self.uid)
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None and (
+            self.zygote_pid is None or _exists(self.zygote_pid))
+
+    def ensure_running(self):
+        if not self.alive():
+            self.start()
+
+    def wipe(self):
+        """Empty the writable area (between notebooks: each starts with a clean, empty home)."""
+        for entry in os.scandir(self.area):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    pass
+        self.make_area()
+
+    def processes(self):
+        """The processes that may run student code (everything of the sandbox but the zygote)."""
+        if self.uid is not None:
+            return [p for p in processes_of(self.uid) if p.pid != self.zygote_pid]
+        import psutil
+
+        if self.process is None or not _exists(self.process.pid):
+            return []
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def close(self):
+        if self.process is not None:
+            kill_process_group(self.process.pid) if not self.contained else self.process.kill()
+            self.process.wait()
+            if self.process.stdout:
+                self.process.stdout.close()
+            self.process = None
+        if self.uid is not None:
+            kill_all(lambda: processes_of(self.uid))
+        if self.mounted:
+            subprocess.run(["umount", "--lazy", self.area], capture_output=True)
+            self.mounted = False
+
+
+def _exists(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+# ---------------------------------------------------------------- inside: the zygote's limits
 def apply_limits(max_processes=MAX_PROCESSES):
     for limit, value in (
         (resource.RLIMIT_CORE, 0),
@@ -94,53 +346,6 @@ def apply_limits(max_processes=MAX_PROCESSES):
             pass
 
 
-def drop_privileges(uid, gid):
-    if not running_as_root() or uid is None:
-        return
-    os.setgroups([])
-    os.setgid(gid)
-    os.setuid(uid)
-
-
-def enter(policy):
-    """Turn this process into a sandboxed one, as ``policy`` says (see :func:`sandbox_policy`)."""
-    os.environ.update(policy["env"])
-    if running_as_root():
-        isolate_filesystem(policy.get("expose", []), policy.get("hide", []))
-    apply_limits()
-    drop_privileges(policy.get("uid"), policy.get("gid"))
-    os.umask(0o077)
-
-
-def exposed_paths():
-    """What student code must reach: Python, its packages, this package and the course's data."""
-    course = find_course_root()
-    paths = (sys.base_prefix, sys.prefix, PACKAGE_DIR.parent, *([course] if course else []))
-    return sorted({os.path.realpath(path) for path in paths})
-
-
-def sandbox_policy(uid, home, hide=()):
-    """What :func:`enter` needs (a JSON-able dict): the uid to become, its home folder, the
-    paths to hide and the ones to keep reachable, and the environment."""
-    home = str(home)
-    return {
-        "uid": uid if running_as_root() else None,
-        "gid": uid if running_as_root() else None,
-        "hide": [str(p) for p in hide],
-        "expose": exposed_paths(),
-        "env": {
-            "HOME": home,
-            "TMPDIR": home,
-            "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),
-            "IPYTHONDIR": os.path.join(home, ".ipython"),
-            "JUPYTER_RUNTIME_DIR": os.path.join(home, ".runtime"),
-            "JUPYTER_DATA_DIR": os.path.join(home, ".jupyter-data"),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        },
-    }
-
-
 def make_private_dir(path, uid=None, mode=0o700):
     """A folder only ``uid`` (or, without uid, only the grader) can read and write."""
     os.makedirs(path, exist_ok=True)
@@ -148,30 +353,6 @@ def make_private_dir(path, uid=None, mode=0o700):
     if uid is not None and running_as_root():
         os.chown(path, uid, uid)
     return path
-
-
-def probe(policy):
-    """None if a process in this sandbox can run Python and import the course, else why not.
-
-    Run once per worker: where the mount namespace is refused and Python lives in a folder
-    the student uid cannot enter, the grader must keep its own uid (reduced isolation).
-    """
-    pid = os.fork()
-    if pid == 0:
-        try:
-            enter(policy)
-            needed = [os.path.realpath(sys.executable), str(PACKAGE_DIR / "__init__.py"),
-                      os.path.join(sys.base_prefix, "lib")]
-            ok = (all(os.access(path, os.R_OK) for path in needed)
-                  and os.access(os.path.realpath(sys.executable), os.X_OK))
-            os._exit(0 if ok else 1)
-        except BaseException:
-            os._exit(2)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return None
-    return ("a process running as an unprivileged uid cannot reach this Python installation "
-            f"({sys.base_prefix}) and the kernel refused a private mount namespace")
 
 
 # ---------------------------------------------------------------- watching from outside
@@ -224,10 +405,9 @@ class Watchdog:
     """Kill a student's processes when they exceed a memory or wall-clock budget.
 
     ``arm(find_processes, seconds, label)`` starts watching the processes that
-    ``find_processes()`` returns (all processes of the student's uid, or the grader's child
-    processes without root); the reason for a kill is kept in ``self.reason`` until the
-    next ``arm``. The grader's own memory is watched too, because nbclient keeps a cell's
-    whole output in memory while it runs (an output flood).
+    ``find_processes()`` returns (the student's sandbox but its zygote); the reason for a kill
+    is kept in ``self.reason`` until the next ``arm``. The grader's own memory is watched too,
+    because nbclient keeps a cell's whole output in memory while it runs (an output flood).
     """
 
     def __init__(self, memory_bytes, poll_seconds=0.25):

@@ -1,0 +1,270 @@
+"""Hostile students against the sandbox (grader.grading.isolation.sandbox), end to end.
+
+Each hostile student's answer cell for ``model_inputs`` is correct *and* attacks: the attack
+runs at the top of the cell (in nbgrader's kernel, where it prints what it found) and again
+inside ``model_inputs`` (so in the clean room too). One class is graded by the local pool and
+once more on a Dask cluster of two worker processes; every test asserts on both:
+
+* nothing reaches a listener that this test runs on 127.0.0.1;
+* no foreign data (another process's command line, another student's secret) shows in the
+  student's executed notebook or feedback;
+* the byte and file caps of the student's home hold (ENOSPC);
+* killing its parent process hurts nobody;
+* every hostile student still scores full marks, the control student is unaffected, and no
+  process of a student uid (or of the grader's helpers) outlives the batch.
+"""
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+
+from grader.grading import demo
+from grader.grading.batch import autograde
+from grader.grading.isolation import sandbox
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sandbox.containment_problem() is not None,
+                                                   reason=f"no sandbox here: {sandbox.containment_problem()}")]
+INPUTS, GENERATOR = "01_model_inputs", "02_generator"
+SECRET = "gan-secret-" + secrets.token_hex(8)  # in the victim's notebook and in a process's command line
+FIRST_STUDENT_UID = 1_000_000  # the batch's uids are random above this
+
+ATTACKS = {
+    "network": '''
+def attack():
+    import socket
+    for port in PORTS:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
+                connection.sendall(b"stolen answers from the sandbox")
+            print("CONNECTED", port)
+        except OSError as error:
+            print("NO CONNECTION", port, type(error).__name__)
+''',
+    "processes": '''
+def attack():
+    import os
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                print("PROCESS", pid, open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\\0", b" ")[:300])
+            except OSError as error:
+                print("UNREADABLE", pid, type(error).__name__)
+''',
+    "disk": '''
+def attack():
+    import errno, os
+    written = 0
+    try:
+        with open("big.bin", "wb") as handle:
+            for _ in range(2048):
+                handle.write(b"x" * 2**20)
+                written += 1
+    except OSError as error:
+        print("BYTES STOPPED", written, "MiB", errno.errorcode.get(error.errno))
+    os.makedirs("many", exist_ok=True)
+    made = 0
+    try:
+        for index in range(100_000):
+            open(f"many/{index}", "w").close()
+            made += 1
+    except OSError as error:
+        print("FILES STOPPED", made, errno.errorcode.get(error.errno))
+    try:
+        os.remove("big.bin")
+    except OSError:
+        pass
+''',
+    "secret": '''
+def attack():
+    import os
+    found, looked = [], 0
+    for top, folders, files in os.walk("/"):
+        folders[:] = [f for f in folders if os.path.join(top, f) not in ("/proc", "/sys", "/dev", "/usr")]
+        for name in files:
+            if name.endswith((".ipynb", ".json", ".html", ".db", ".pickle", ".csv", ".txt", ".log")):
+                looked += 1
+                try:
+                    with open(os.path.join(top, name), "rb") as handle:
+                        data = handle.read(5_000_000)
+                except OSError:
+                    continue
+                at = data.find(b"gan-secret-")
+                if at >= 0:
+                    found.append((os.path.join(top, name), data[at:at + 30]))
+    print("LOOKED AT", looked, "FILES; FOUND", found)
+''',
+    "kill_parent": '''
+def attack():
+    import os, signal
+    print("KILLING PARENT", os.getppid())
+    os.kill(os.getppid(), signal.SIGKILL)
+''',
+}
+
+
+def hostile_answer(correct, attack, ports):
+    """The correct ``model_inputs`` and ``attack``, run at the top of the cell and on every call."""
+    calls_attack = correct.replace("def model_inputs(real_dim, z_dim):",
+                                   "def model_inputs(real_dim, z_dim):\n    attack()", 1)
+    assert calls_attack != correct
+    return f"PORTS = {list(ports)!r}\n{attack}\n{calls_attack}\nattack()\n"
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that records every connection and every byte sent to it."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.received = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                connection, peer = self.server.accept()
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(2)
+                try:
+                    self.received.append((peer, connection.recv(4096)))
+                except OSError:
+                    self.received.append((peer, b""))
+
+
+def write_class(submitted, answers, ports):
+    correct = answers[INPUTS]["model_inputs"]
+    both = {INPUTS: answers[INPUTS], GENERATOR: answers[GENERATOR]}
+    demo.write_submission(submitted, "control", both, notebooks=[INPUTS, GENERATOR])
+    victim = {INPUTS: {"model_inputs": f"# {SECRET}\n{correct}"}}
+    demo.write_submission(submitted, "victim", victim, notebooks=[INPUTS])
+    for name, attack in ATTACKS.items():
+        hostile = {**both, INPUTS: {"model_inputs": hostile_answer(correct, attack, ports)}}
+        demo.write_submission(submitted, name, hostile, notebooks=[INPUTS, GENERATOR])
+
+
+def student_processes(since):
+    """Processes started after ``since`` of any student uid, and the grader's per-student helpers."""
+    found = []
+    for process in psutil.process_iter(["uids", "cmdline", "create_time"]):
+        try:
+            if process.info["create_time"] < since:
+                continue
+            command = " ".join(process.info["cmdline"] or [])
+            if process.info["uids"].real >= FIRST_STUDENT_UID or (
+                    "grader.grading." in command and process.pid != os.getpid()
+                    and any(m in command for m in ("zygote", "launcher", "grader.grading.worker"))):
+                found.append(f"{process.pid} uid {process.info['uids'].real}: {command[:120]}")
+        except (psutil.Error, TypeError):
+            continue
+    return found
+
+
+def grade_on_dask(submitted, out):
+    from distributed import LocalCluster
+
+    from grader.grading import cluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as local:
+        return cluster.autograde_on_cluster(submitted, out, local.scheduler_address, timeout=40,
+                                            notebook_limit=150, memory_mb=1500)
+
+
+@pytest.fixture(scope="module", params=["pool", "dask"])
+def graded(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(f"hostile-{request.param}")
+    started = time.time()
+    listener = Listener()
+    secret_process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", SECRET])
+    answers = demo.reference_answers()
+    write_class(folder / "submitted", answers, [listener.port])
+    try:
+        if request.param == "pool":
+            report = autograde(folder / "submitted", folder / "out", workers=2, timeout=40, notebook_limit=150,
+                               memory_mb=1500)
+        else:
+            report = grade_on_dask(folder / "submitted", folder / "out")
+        time.sleep(1)  # let the last sandbox finish dying
+        left = student_processes(since=started)
+    finally:
+        secret_process.kill()
+        listener.server.close()
+    return {"report": report, "out": folder / "out", "received": listener.received, "left": left,
+            "port": listener.port}
+
+
+def outputs_of(graded, student_id, notebook=INPUTS):
+    """The executed notebook and the feedback page of one student, as text."""
+    out = graded["out"]
+    executed = (out / "autograded" / student_id / "gan" / f"{notebook}.ipynb").read_text()
+    feedback = (out / "feedback" / student_id / "gan" / f"{notebook}.html").read_text()
+    return executed + feedback
+
+
+def printed(graded, student_id, notebook=INPUTS):
+    """What the student's cells printed in nbgrader's run."""
+    import nbformat
+
+    path = graded["out"] / "autograded" / student_id / "gan" / f"{notebook}.ipynb"
+    cells = nbformat.read(str(path), as_version=4).cells
+    return "".join(output.get("text", "") for cell in cells if cell.cell_type == "code" for output in cell.outputs)
+
+
+def score(graded, student_id, notebook):
+    student = next(s for s in graded["report"]["students"] if s.student_id == student_id)
+    return sum(test.score for test in student.notebooks[notebook].tests.values())
+
+
+def test_every_hostile_student_scores_full_marks_and_the_control_is_unaffected(graded):
+    wrong = []
+    for student_id in ["control", *ATTACKS]:
+        for notebook, points in ((INPUTS, 3), (GENERATOR, 7)):
+            if score(graded, student_id, notebook) != points:
+                wrong.append(f"{student_id}/{notebook}: {score(graded, student_id, notebook)} instead of {points}")
+    assert score(graded, "victim", INPUTS) == 3
+    assert not wrong, wrong
+    assert not graded["report"]["isolation_notes"], graded["report"]["isolation_notes"]
+
+
+def test_nothing_reaches_a_listener_on_the_loopback(graded):
+    assert graded["received"] == []
+    text = printed(graded, "network")
+    assert f"NO CONNECTION {graded['port']}" in text and f"\nCONNECTED {graded['port']}" not in "\n" + text
+
+
+def test_other_processes_are_invisible(graded):
+    assert "PROCESS" in printed(graded, "processes")
+    text = outputs_of(graded, "processes")
+    assert SECRET not in text, "another process's command line was readable from the sandbox"
+    assert "pytest" not in text and "grader.grading.worker" not in text
+
+
+def test_the_home_is_capped_in_bytes_and_in_files(graded):
+    text = printed(graded, "disk")
+    assert "BYTES STOPPED" in text and "ENOSPC" in text
+    made = int(text.split("FILES STOPPED ")[1].split()[0])
+    assert made < 100_000 and "FILES STOPPED" in text
+
+
+def test_another_students_notebook_is_nowhere_to_be_found(graded):
+    assert "LOOKED AT" in printed(graded, "secret")
+    text = outputs_of(graded, "secret")
+    assert SECRET not in text
+
+
+def test_killing_the_parent_harms_nothing(graded):
+    assert "KILLING PARENT" in printed(graded, "kill_parent")
+    student = next(s for s in graded["report"]["students"] if s.student_id == "kill_parent")
+    assert not student.internal_error
+
+
+def test_no_student_process_outlives_the_batch(graded):
+    assert graded["left"] == []
