@@ -1,5 +1,6 @@
 # The course's entry points. Every target sets up what it needs first (a virtual environment in .venv).
-#   make demo       - set up, generate the student notebooks, grade a demo class, print the grade table
+#   make demo       - set up (bubblewrap too, as root), generate the student notebooks, grade a demo class,
+#                     print the grade table
 #   make test       - set up, lint (ruff) and run the whole test suite (what CI runs)
 #   make test-fast  - lint and run the tests not marked slow (no class autograde, training or nbgrader runs),
 #                     on every core (pytest-xdist)
@@ -17,7 +18,7 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
 MATHJAX := $(VENV)/share/mathjax/mathjax-$(MATHJAX_VERSION).installed
 
-.PHONY: setup demo test test-fast lint generate figures lab book clean
+.PHONY: setup sandbox demo test test-fast lint generate figures lab book clean
 
 setup: $(VENV)/.installed $(MATHJAX)
 
@@ -39,13 +40,24 @@ $(MATHJAX): | $(VENV)/.installed
 	rm -rf $(VENV)/share/mathjax.tmp
 	touch $@
 
-demo: setup
+# The grading sandbox needs bubblewrap (bwrap). As root with apt it is installed here; otherwise this
+# says how, and grading goes on with reduced isolation (the summary warns).
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+	  else \
+	    echo "bubblewrap (bwrap) is not installed: student code would be graded with reduced isolation."; \
+	    echo "Install it as root (apt-get install bubblewrap, or dnf install bubblewrap) and grade as root."; \
+	  fi; }
+
+demo: setup sandbox
 	$(BIN)/python -m grader demo
 
 lint: setup
 	$(BIN)/ruff check .
 
-test: lint
+test: lint sandbox
 	$(BIN)/python -m pytest
 
 test-fast: lint
