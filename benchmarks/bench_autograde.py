@@ -1,6 +1,6 @@
 """Seconds per student: `python -m grader autograde` against plain serial `nbgrader autograde`.
 
-    .venv/bin/python benchmarks/bench_autograde.py [--students 6] [--workers N] [--keep DIR]
+    .venv/bin/python benchmarks/bench_autograde.py [--students 8] [--workers N] [--dask-workers 2] [--keep DIR]
 
 Both grade the same synthetic batch (the demo class's submissions, cycled) and both end with
 HTML feedback, since ours writes it too:
@@ -8,8 +8,10 @@ HTML feedback, since ours writes it too:
 * baseline: a plain nbgrader course folder (this repository's nbgrader_config.py, the
   solutions as source), `nbgrader generate_assignment`, then `nbgrader autograde` (one
   student after another, stock kernel, no sandbox, no re-check) and `nbgrader generate_feedback`;
-* ours: `python -m grader autograde SUBMITTED --out OUT --workers N` (sandboxed kernels,
-  clean-room re-check, merged gradebook, grades.csv, feedback).
+* ours: `python -m grader autograde SUBMITTED --out OUT --workers N` (each student in a
+  bubblewrap sandbox when run as root, clean-room re-check, merged gradebook, grades.csv, feedback);
+* ours on Dask: the same command with `--scheduler`, on a `distributed.LocalCluster` of
+  `--dask-workers` worker processes (one thread each) started on this machine before the clock starts.
 
 It prints both timings side by side and whether the two agree on every student's total.
 """
@@ -67,11 +69,46 @@ def baseline(folder, submitted):
 
 
 def ours(folder, submitted, workers):
-    out = Path(folder) / "ours"
-    command = [sys.executable, "-m", "grader", "autograde", str(submitted), "--out", str(out)]
+    out, work = Path(folder) / "ours", Path(folder) / "work"
+    work.mkdir()
+    command = [sys.executable, "-m", "grader", "autograde", str(submitted), "--out", str(out),
+               "--work-dir", str(work), "--keep-work"]
     if workers:
         command += ["--workers", str(workers)]
     seconds = run(command, cwd=REPO)
+    return seconds, totals_from_gradebook(out / "gradebook.db")
+
+
+def profile(work):
+    """{phase: [seconds per student]} from the students' logs (grader.grading.worker's timing lines)."""
+    from grader.grading.worker import TIMING
+
+    phases = {}
+    for log in sorted(Path(work).glob("*/student-*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith(TIMING):
+                seconds, _, phase = line[len(TIMING):].strip().partition(" s: ")
+                phases.setdefault(phase, []).append(float(seconds))
+    return phases
+
+
+def print_profile(phases):
+    import statistics
+
+    print("\nWhere the time goes per student (python -m grader autograde; median over students, seconds):")
+    for phase, values in phases.items():
+        print(f"  {statistics.median(values):7.2f}  {phase}")
+
+
+def ours_on_dask(folder, submitted, workers):
+    from distributed import LocalCluster
+
+    out = Path(folder) / "ours-dask"
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        command = [sys.executable, "-m", "grader", "autograde", str(submitted), "--out", str(out),
+                   "--scheduler", cluster.scheduler_address]
+        seconds = run(command, cwd=REPO)
     return seconds, totals_from_gradebook(out / "gradebook.db")
 
 
@@ -86,8 +123,9 @@ def totals_from_gradebook(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--students", type=int, default=6)
+    parser.add_argument("--students", type=int, default=8)
     parser.add_argument("--workers", type=int, help="for ours (default: CPU count)")
+    parser.add_argument("--dask-workers", type=int, default=2, help="worker processes of the Dask run (0: skip it)")
     parser.add_argument("--keep", help="keep the batch and outputs in this folder")
     args = parser.parse_args()
     folder = Path(args.keep or tempfile.mkdtemp(prefix="bench-autograde-"))
@@ -100,15 +138,27 @@ def main():
         print(f"  plain nbgrader done in {base_seconds:.0f} s", flush=True)
         our_seconds, our_totals = ours(folder, submitted, args.workers)
         print(f"  python -m grader autograde done in {our_seconds:.0f} s", flush=True)
+        phases = profile(Path(folder) / "work")
+        dask_seconds, dask_totals = None, None
+        if args.dask_workers:
+            dask_seconds, dask_totals = ours_on_dask(folder, submitted, args.dask_workers)
+            print(f"  python -m grader autograde --scheduler (LocalCluster) done in {dask_seconds:.0f} s", flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
     n = args.students
     print()
     print(f"{'':34}{'s/student':>10}{'students/min':>14}{'total s':>10}")
-    for label, seconds in (("nbgrader autograde (serial)", base_seconds), ("python -m grader autograde", our_seconds)):
+    rows = [("nbgrader autograde (serial)", base_seconds), ("python -m grader autograde", our_seconds)]
+    if dask_seconds:
+        rows.append((f"  the same on Dask ({args.dask_workers} workers)", dask_seconds))
+    for label, seconds in rows:
         print(f"{label:34}{seconds / n:>10.1f}{60 * n / seconds:>14.2f}{seconds:>10.0f}")
-    print(f"speed-up: {base_seconds / our_seconds:.2f}x")
+    print(f"speed-up: {base_seconds / our_seconds:.2f}x" +
+          (f" (on Dask: {base_seconds / dask_seconds:.2f}x)" if dask_seconds else ""))
+    print_profile(phases)
+    if dask_totals is not None and dask_totals != our_totals:
+        print(f"the Dask run's totals differ from the local pool's: {dask_totals} against {our_totals}")
     differ = {s: (base_totals.get(s), our_totals.get(s))
               for s in base_totals if base_totals.get(s) != our_totals.get(s)}
     print("totals per student agree" if not differ else

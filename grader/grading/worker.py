@@ -19,6 +19,7 @@ Private folder layout (``root`` = one folder per student, under the batch's work
     root/sandbox/area/                       the student's home, tmp and kernels' folder (capped tmpfs)
     root/sandbox/control/zygote.sock         the zygote's socket, outside the sandbox (root only)
 """
+import contextlib
 import logging
 import os
 import pickle
@@ -47,6 +48,7 @@ from grader.grading.records import (
 
 LOG = logging.getLogger("grader.worker")
 MODULE = "grader.grading.worker"  # what a student's grading process runs with python -m
+TIMING = "timing:"  # marks the profile lines in a student's log
 
 
 def describe_nbgrader_failure(records, watchdog_reason):
@@ -145,7 +147,8 @@ class StudentGrader:
                                 isolation_note=self.settings.isolation_note)
         self.ensure_submission(paths, job)
         try:
-            self.sandbox.start()
+            with self.timed("sandbox start (TensorFlow imported in the zygote)"):
+                self.sandbox.start()
             for notebook_id in sorted(self.source_notebooks):
                 student.notebooks[notebook_id], flags = self.grade_notebook(paths, job, notebook_id)
                 student.flags.extend(flags)
@@ -153,9 +156,20 @@ class StudentGrader:
             self.sandbox.close()
         self.publish_notebooks(paths, student)
         self.save_scores(paths, student)
-        self.generate_feedback(paths, job, student)
+        with self.timed("feedback"):
+            self.generate_feedback(paths, job, student)
         student.seconds = round(time.monotonic() - started, 2)
+        LOG.info("%s %.2f s: whole student", TIMING, student.seconds)
         return student
+
+    @contextlib.contextmanager
+    def timed(self, phase):
+        """Log how long ``phase`` took (the per-student profile that benchmarks/bench_autograde.py prints)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            LOG.info("%s %.2f s: %s", TIMING, time.monotonic() - started, phase)
 
     def prepare_folders(self, job: StudentJob):
         sid, aid = job.student_id, job.assignment_id
@@ -207,10 +221,12 @@ class StudentGrader:
         result.problems.extend(restored_cells(notebook, self.release_notebook(notebook_id)))
         if not source_notebook.tests:  # e.g. the training notebook: nothing to score
             return self.run_ungraded(paths, job, notebook_id, notebook, result), flags
-        nbgrader_scores = self.run_nbgrader(paths, job, notebook_id, result)
+        with self.timed(f"{notebook_id} nbgrader"):
+            nbgrader_scores = self.run_nbgrader(paths, job, notebook_id, result)
         if not (paths["results"] / f"{notebook_id}.ipynb").exists():
             self.write_placeholder(paths, notebook_id, notebook, result.problems[-1])
-        verdicts = self.run_cleanroom(paths, source_notebook, notebook)
+        with self.timed(f"{notebook_id} clean room"):
+            verdicts = self.run_cleanroom(paths, source_notebook, notebook)
         self.reconcile(source_notebook, nbgrader_scores, verdicts, result)
         self.annotate(paths["results"] / f"{notebook_id}.ipynb", result)
         return result, flags
@@ -223,7 +239,8 @@ class StudentGrader:
                                    note="was not run: it has no graded tests (--skip-ungraded)")
             return result
         others = [other for other in paths["submitted"].glob("*.ipynb") if other.stem != notebook_id]
-        self.run_nbgrader(paths, job, notebook_id, result, files=others)
+        with self.timed(f"{notebook_id} nbgrader"):
+            self.run_nbgrader(paths, job, notebook_id, result, files=others)
         if not (paths["results"] / f"{notebook_id}.ipynb").exists():
             self.write_placeholder(paths, notebook_id, notebook, result.problems[-1])
         return result
@@ -476,11 +493,16 @@ def main(argv):
     """``python -m grader.grading.worker JOB RESULT``: grade the pickled (settings, job, template)."""
     import warnings
 
+    import psutil
+
     exit_with_parent()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # to the student's log (stderr)
     # nbgrader's gradebook code trips SQLAlchemy 2's harmless autoflush warnings on every student.
     warnings.filterwarnings("ignore", message=".*not in session.*")
     with open(argv[0], "rb") as handle:
         settings, job, template = pickle.load(handle)
+    LOG.info("%s %.2f s: grading process start-up (Python, nbgrader)", TIMING,
+             time.time() - psutil.Process().create_time())
     try:
         result = StudentGrader(settings, template, job).grade()
     except Exception:

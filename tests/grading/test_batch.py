@@ -33,7 +33,7 @@ PATCH_AT_CALL_TIME = '''def model_inputs(real_dim, z_dim):
 '''
 EMPTY_TEST_CELLS = "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"
 SNOOP_CELL = f'''import os
-print("SOLUTIONS:", sorted(os.listdir({str(REPO / "solutions")!r})))
+print("SOLUTIONS:", os.path.exists({str(REPO / "solutions")!r}) and sorted(os.listdir({str(REPO / "solutions")!r})))
 try:
     open({str(REPO / "grader" / "hacked.txt")!r}, "w").write("x")
     print("WROTE: yes")
@@ -265,7 +265,7 @@ def test_student_code_cannot_see_solutions_or_write_to_the_repository(graded):
     assert not (REPO / "grader" / "hacked.txt").exists()
     if graded["report"].get("isolation_notes"):
         pytest.skip("no private mount namespace here: " + graded["report"]["isolation_notes"][0])
-    assert "SOLUTIONS: []" in text
+    assert "SOLUTIONS: False" in text
 
 
 def test_exit_status_and_summary_name_the_problems(graded):
