@@ -141,6 +141,20 @@ def worker_settings(place: WorkerCourse, shared: ClusterBatch) -> GradingSetting
         return place.settings[shared]
 
 
+def check_course(expected_hash):
+    """This worker's course hash; CourseMismatch if it is not the client's, ``expected_hash``."""
+    found = course_hash()
+    if found != expected_hash:
+        raise CourseMismatch(mismatch_message(worker_name(), found, expected_hash))
+    return found
+
+
+def template_gradebook(assignment, work_dir, expected_hash) -> bytes:
+    """A task: the template gradebook this worker grades with, for the client's OUT/gradebook.db."""
+    place = worker_course(assignment, work_dir, check_course(expected_hash))
+    return Path(place.template.gradebook).read_bytes()
+
+
 def grade_task(job: StudentJob, files: dict[str, bytes], shared: ClusterBatch) -> dict:
     """The Dask task: grade one student on this worker, from ``files`` ({file name: bytes}).
 
@@ -148,10 +162,7 @@ def grade_task(job: StudentJob, files: dict[str, bytes], shared: ClusterBatch) -
     or "feedback": bytes}}, "worker": host and pid}``; raises CourseMismatch if this worker's course
     is not the client's. The student's folders on the worker are removed before it returns.
     """
-    found = course_hash()
-    if found != shared.course_hash:
-        raise CourseMismatch(mismatch_message(worker_name(), found, shared.course_hash))
-    place = worker_course(job.assignment_id, shared.work_dir, found)
+    place = worker_course(job.assignment_id, shared.work_dir, check_course(shared.course_hash))
     settings = worker_settings(place, shared)
     work_root = Path(tempfile.mkdtemp(prefix=f"student-{job.index:05d}-", dir=place.root))
     os.chmod(work_root, 0o711)
@@ -210,10 +221,11 @@ def autograde_on_cluster(submitted, out, scheduler, timeout=None, notebook_limit
         if threaded:
             log(f"Note: {len(threaded)} worker(s) run several threads ({', '.join(threaded)}): each student "
                 "needs about one core, so start workers with --nthreads 1.")
-        template = batch.build_template(local, assignment)  # for OUT/gradebook.db
+        template = client.submit(template_gradebook, assignment, shared.work_dir, shared.course_hash,
+                                 key=f"template-{secrets.token_hex(4)}", priority=1)
         out.mkdir(parents=True, exist_ok=True)
         results = grade_class(client, jobs, shared, source_notebooks, out, log)
-        batch.merge_results(results, out, template.gradebook)
+        batch.merge_results(results, out, class_template(template, Path(local), assignment, log))
     report = batch.build_report(results, skipped, time.monotonic() - started, len(workers), out)
     report["scheduler"] = scheduler
     batch.write_reports(report, out)
@@ -249,6 +261,17 @@ def check_workers(client, expected_hash, wait):
         raise CourseMismatch("\n".join(problems))
     threads = client.nthreads()
     return {address: threads.get(address, 1) for address in hashes}
+
+
+def class_template(future, folder, assignment, log):
+    """The template gradebook, for OUT/gradebook.db: a worker's, else (if that task failed) built here."""
+    try:
+        path = folder / "gradebook.db"
+        path.write_bytes(future.result())
+        return path
+    except Exception as error:
+        log(f"No template gradebook from the workers ({type(error).__name__}: {error}); building it here.")
+        return batch.build_template(folder, assignment).gradebook
 
 
 def grade_class(client, jobs, shared: ClusterBatch, source_notebooks, out, log):
