@@ -36,7 +36,7 @@ import nbformat
 from grader import course
 from grader.grading import gradebook, integrity, nbgrader_bridge
 from grader.grading.isolation import launcher, sandbox
-from grader.grading.isolation.cleanroom import CleanRoom
+from grader.grading.isolation.zygote import recheck
 from grader.grading.records import (
     CellScore,
     CourseTemplate,
@@ -313,8 +313,8 @@ class StudentGrader:
         self.fresh_sandbox()
         self.watchdog.arm(self.student_processes, self.settings.notebook_limit, "the clean-room re-check")
         try:
-            cleanroom = CleanRoom(self.sandbox.socket_path)
-            response = cleanroom.check(cells, self.sandbox.inside(self.sandbox.workdir), self.settings.timeout)
+            response = recheck(self.sandbox.socket_path, cells, self.sandbox.inside(self.sandbox.workdir),
+                               self.settings.timeout)
         except Exception as error:  # the sandbox itself failed: report, do not guess
             LOG.warning("clean-room re-check failed: %s", error)
             response = {"records": [], "exit": f"clean-room failure: {error}", "timed_out": False}

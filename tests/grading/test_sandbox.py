@@ -3,6 +3,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from grader.grading.isolation import sandbox
 
 
@@ -68,3 +70,20 @@ def test_without_root_or_bwrap_the_reason_names_what_is_missing(monkeypatch):
         assert "no network" in sandbox.isolation_note(problem)
     finally:
         sandbox.containment_problem.cache_clear()
+
+
+@pytest.mark.slow
+def test_without_bubblewrap_the_batch_still_grades_and_warns(tmp_path, monkeypatch):
+    """The reduced-isolation path: the zygote as a plain child process, full marks, and the warning."""
+    from grader.grading import demo
+    from grader.grading.batch import autograde, summary_text
+
+    monkeypatch.setattr(sandbox, "containment_problem", lambda: "bubblewrap is switched off for this test")
+    answers = demo.reference_answers()
+    demo.write_submission(tmp_path / "submitted", "control", answers, notebooks=["01_model_inputs"])
+    report = autograde(tmp_path / "submitted", tmp_path / "out", workers=1, timeout=40, notebook_limit=150,
+                       memory_mb=1500)
+    student = report["students"][0]
+    assert sum(test.score for test in student.notebooks["01_model_inputs"].tests.values()) == 3
+    assert ("WARNING: reduced isolation: bubblewrap is switched off for this test; so there are no network"
+            in summary_text(report))

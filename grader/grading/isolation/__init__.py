@@ -1,9 +1,11 @@
 """Where student code runs while it is graded.
 
-- ``sandbox``: turn a process into a sandboxed one (own uid, hidden folders, limits) and
-  watch it from outside (memory and time, then SIGKILL).
-- ``launcher``: the kernelspec through which nbgrader's kernels enter the sandbox.
-- ``warmkernel``: a zygote that forks kernels with TensorFlow already imported.
+- ``sandbox``: one bubblewrap sandbox per student (no network, own PID/IPC/UTS namespaces,
+  read-only system view, capped home, own uid), and the watchdog outside it (memory and time,
+  then SIGKILL).
+- ``zygote``: the sandbox's first process; imports TensorFlow once per student and forks the
+  kernels and the clean-room children.
+- ``launcher``: the kernelspec through which nbgrader's kernels come from the student's zygote.
 - ``cleanroom``: the authoritative re-check of each test against only the student's answers.
-- ``preload``: what the zygote and the clean room import before any student code.
+- ``preload``: what the zygote imports before any student code.
 """

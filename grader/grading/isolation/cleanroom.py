@@ -334,29 +334,3 @@ def read_verdicts(connection, nonce, deadline):
             except (ValueError, TypeError):
                 pass
     return records, code, timed_out
-
-
-class CleanRoom:
-    """The clean room of one student: ``check(...)`` re-checks one notebook in a child of the
-    student's zygote (grader.grading.isolation.zygote), inside the student's sandbox."""
-
-    def __init__(self, zygote_socket):
-        self.zygote_socket = zygote_socket
-
-    def check(self, cells, workdir, timeout):
-        """{"records": [...], "timed_out": bool, "exit": str}; the child is killed when this returns."""
-        from grader.grading.isolation import zygote
-
-        nonce = os.urandom(16).hex()
-        request = {"kind": "cleanroom", "nonce": nonce, "cells": cells, "workdir": str(workdir), "timeout": timeout}
-        reply = zygote.request(self.zygote_socket, request, timeout=120)
-        if reply is None:
-            raise RuntimeError("the student's sandbox is not running (its zygote cannot be reached)")
-        connection, _ = reply
-        tests = sum(cell["kind"] == "test" for cell in cells)
-        deadline = time.monotonic() + timeout * (tests + 2) + 30
-        try:
-            records, code, timed_out = read_verdicts(connection, nonce, deadline)
-        finally:
-            connection.close()  # the zygote kills the child if it is still running
-        return {"records": records, "timed_out": timed_out, "exit": exit_description(code)}

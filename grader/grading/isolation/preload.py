@@ -1,9 +1,9 @@
 """What every process that runs student code imports first, before any student code exists.
 
-The clean-room server fingerprints these modules right after importing them, and the warm
-kernels' zygote forks kernels that already hold them (grader.grading.isolation.cleanroom and
-.warmkernel). Importing them first is what makes the fingerprints trustworthy and the
-forked kernels fast.
+The student's zygote imports them once, fingerprints them for the clean room, and forks
+kernels and clean-room children that already hold them (grader.grading.isolation.zygote and
+.cleanroom). Importing them first is what makes the fingerprints trustworthy and the forked
+kernels fast.
 """
 
 

@@ -24,6 +24,7 @@ import select
 import signal
 import socket
 import sys
+import time
 
 from grader.grading.isolation import sandbox
 from grader.quiet import redirect_fds
@@ -174,6 +175,26 @@ def request(socket_path, message, timeout=None):
     except (ValueError, KeyError, TypeError) as error:
         connection.close()
         raise RuntimeError(f"the zygote answered {reply[:100]!r} instead of a pid") from error
+
+
+def recheck(socket_path, cells, workdir, timeout):
+    """The clean-room re-check of one notebook in a child of the zygote at ``socket_path``:
+    {"records": [...], "timed_out": bool, "exit": str}. The child is killed when this returns."""
+    from grader.grading.isolation.cleanroom import exit_description, read_verdicts
+
+    nonce = os.urandom(16).hex()
+    message = {"kind": "cleanroom", "nonce": nonce, "cells": cells, "workdir": str(workdir), "timeout": timeout}
+    reply = request(socket_path, message, timeout=120)
+    if reply is None:
+        raise RuntimeError("the student's sandbox is not running (its zygote cannot be reached)")
+    connection, _ = reply
+    tests = sum(cell["kind"] == "test" for cell in cells)
+    deadline = time.monotonic() + timeout * (tests + 2) + 30
+    try:
+        records, code, timed_out = read_verdicts(connection, nonce, deadline)
+    finally:
+        connection.close()  # the zygote kills the child if it is still running
+    return {"records": records, "timed_out": timed_out, "exit": exit_description(code)}
 
 
 if __name__ == "__main__":
