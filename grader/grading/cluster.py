@@ -30,6 +30,7 @@ from pathlib import Path
 import grader
 from grader import course
 from grader.grading import batch, worker
+from grader.grading.isolation import sandbox
 from grader.grading.records import CourseTemplate, GradingSettings, StudentJob, StudentResult, to_json
 
 WAIT_FOR_WORKERS = 300  # seconds to wait for a first worker (a batch system may still be starting them)
@@ -77,6 +78,12 @@ def mismatch_message(worker_name, worker_hash, client_hash):
 
 def worker_name():
     return f"{socket.gethostname()} (pid {os.getpid()})"
+
+
+def worker_state():
+    """What the client asks every worker before a batch: its course hash, and why student code
+    would run outside a sandbox there (None: it runs in one)."""
+    return {"course_hash": course_hash(), "isolation": sandbox.containment_problem()}
 
 
 # ---------------------------------------------------------------------- on a worker
@@ -217,7 +224,10 @@ def autograde_on_cluster(submitted, out, scheduler, timeout=None, notebook_limit
         log(f"Grading {len(jobs)} student(s) of '{assignment}' on the Dask cluster at {scheduler} with "
             f"{len(workers)} worker(s); cell timeout {timeout} s, notebook limit {notebook_limit} s, "
             f"memory {memory_mb} MiB")
-        threaded = sorted(address for address, threads in workers.items() if threads > 1)
+        for problem in sorted({state["isolation"] for state in workers.values() if state["isolation"]}):
+            where = sorted(address for address, state in workers.items() if state["isolation"] == problem)
+            log(f"WARNING: reduced isolation on {len(where)} worker(s) ({', '.join(where)}): {problem}.")
+        threaded = sorted(address for address, state in workers.items() if state["threads"] > 1)
         if threaded:
             log(f"Note: {len(threaded)} worker(s) run several threads ({', '.join(threaded)}): each student "
                 "needs about one core, so start workers with --nthreads 1.")
@@ -242,25 +252,26 @@ def connect(scheduler):
 
 
 def check_workers(client, expected_hash, wait):
-    """{worker address: threads} once every worker has shown that it holds the client's course."""
+    """{worker address: its worker_state() and "threads"}, once every worker has shown that it holds
+    the client's course; CourseMismatch otherwise."""
     try:
         client.wait_for_workers(1, timeout=wait)
     except TimeoutError as error:
         raise ClusterError(f"no Dask worker joined the scheduler at {client.scheduler.address} "
                            f"within {wait} s") from error
-    hashes = client.run(course_hash, on_error="return")
+    states = client.run(worker_state, on_error="return")
     problems = []
-    for address, found in sorted(hashes.items()):
-        if isinstance(found, BaseException):
-            problems.append(f"Dask worker {address} could not compute its course hash ({type(found).__name__}: "
-                            f"{found}). Deploy the same commit of this repository, with its environment, on "
+    for address, state in sorted(states.items()):
+        if isinstance(state, BaseException):
+            problems.append(f"Dask worker {address} could not compute its course hash ({type(state).__name__}: "
+                            f"{state}). Deploy the same commit of this repository, with its environment, on "
                             "every worker.")
-        elif found != expected_hash:
-            problems.append(mismatch_message(address, found, expected_hash))
+        elif state["course_hash"] != expected_hash:
+            problems.append(mismatch_message(address, state["course_hash"], expected_hash))
     if problems:
         raise CourseMismatch("\n".join(problems))
     threads = client.nthreads()
-    return {address: threads.get(address, 1) for address in hashes}
+    return {address: {**state, "threads": threads.get(address, 1)} for address, state in states.items()}
 
 
 def class_template(future, folder, assignment, log):
@@ -280,7 +291,7 @@ def grade_class(client, jobs, shared: ClusterBatch, source_notebooks, out, log):
     from distributed import as_completed
 
     waiting, running, results = list(reversed(jobs)), {}, []
-    finished = as_completed(loop=client.loop)
+    completed = as_completed(loop=client.loop)
 
     def submit_more():
         capacity = max(2, 2 * sum(client.nthreads().values()))
@@ -289,10 +300,10 @@ def grade_class(client, jobs, shared: ClusterBatch, source_notebooks, out, log):
             future = client.submit(grade_task, job, submission_files(job, source_notebooks), shared,
                                    key=f"grade-{job.student_id}-{secrets.token_hex(4)}")
             running[future] = job
-            finished.add(future)
+            completed.add(future)
 
     submit_more()
-    for done, future in enumerate(finished, 1):
+    for done, future in enumerate(completed, 1):
         job = running.pop(future)
         student, contents, where = outcome(future, job, source_notebooks)
         future.release()
@@ -326,8 +337,6 @@ def outcome(future, job: StudentJob, source_notebooks):
     except Exception as error:
         reason = f"the Dask task failed: {type(error).__name__}: {error}"
     else:
-        student = StudentResult.from_dict(answer["student"])
-        if not student.internal_error:
-            return student, answer["contents"], f" on {answer['worker']}"
-        reason = "internal grader error: " + student.internal_error.strip().splitlines()[-1]
+        student = batch.finished(job, StudentResult.from_dict(answer["student"]), source_notebooks)
+        return student, answer["contents"], f" on {answer['worker']}"
     return StudentResult.all_zero(job, reason, source_notebooks), None, ""
