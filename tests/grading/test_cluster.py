@@ -9,8 +9,10 @@ import csv
 import os
 import shutil
 import signal
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psutil
 import pytest
@@ -248,3 +250,5 @@ def test_a_worker_killed_while_grading_a_student_loses_no_student(dask_cluster, 
     while left_behind(started, killed) and time.monotonic() < deadline:
         time.sleep(1)
     assert not left_behind(started, killed)
+    for folder in Path(tempfile.gettempdir()).glob(f"gan-dask-{killed[0].pid}-*"):  # what a killed worker leaves
+        shutil.rmtree(folder)
