@@ -1,9 +1,9 @@
 """Hostile students against the sandbox (grader.grading.isolation.sandbox), end to end.
 
 Each hostile student's answer cell for ``model_inputs`` is correct *and* attacks: the attack
-runs at the top of the cell (in nbgrader's kernel, where it prints what it found) and again
-inside ``model_inputs`` (so in the clean room too). One class is graded by the local pool and
-once more on a Dask cluster of two worker processes; every test asserts on both:
+runs once per process: at the end of the cell in nbgrader's kernel, where it prints what it
+found, and in the clean room on the first call of ``model_inputs``. One class is graded by the
+local pool and once more on a Dask cluster of two worker processes; every test asserts on both:
 
 * nothing reaches a listener that this test runs on 127.0.0.1;
 * no foreign data (another process's command line, another student's secret) shows in the
@@ -108,12 +108,24 @@ def attack():
 }
 
 
+ONCE = '''
+ATTACKED = []
+
+
+def attack_once():
+    if not ATTACKED:
+        ATTACKED.append(True)
+        attack()
+'''
+
+
 def hostile_answer(correct, attack, ports):
-    """The correct ``model_inputs`` and ``attack``, run at the top of the cell and on every call."""
+    """The correct ``model_inputs`` and ``attack``, run once per process: at the end of the cell
+    in nbgrader's kernel, and on the first call of ``model_inputs`` in the clean room."""
     calls_attack = correct.replace("def model_inputs(real_dim, z_dim):",
-                                   "def model_inputs(real_dim, z_dim):\n    attack()", 1)
+                                   "def model_inputs(real_dim, z_dim):\n    attack_once()", 1)
     assert calls_attack != correct
-    return f"PORTS = {list(ports)!r}\n{attack}\n{calls_attack}\nattack()\n"
+    return f"PORTS = {list(ports)!r}\n{attack}\n{ONCE}\n{calls_attack}\nattack_once()\n"
 
 
 class Listener:
