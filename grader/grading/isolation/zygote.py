@@ -14,7 +14,7 @@ Requests arrive on a Unix socket that the grading process created outside the sa
 passed in as a file descriptor: student code has no path to it. The zygote never runs student
 code, is not dumpable (processes of the same uid cannot ptrace it or read its memory), and
 each fork starts from its state. The connection of a request is the child's lifeline: the
-zygote answers ``{"pid": ...}``, later ``{"exit": ...}``, and kills the child if the requester
+zygote answers ``{"accepted": true}`` before it forks, later ``{"exit": ...}``, and kills the child if the requester
 hangs up. A kernel keeps its own copy of the connection, so its launcher waits for the kernel
 even if student code kills the zygote.
 """
@@ -107,6 +107,11 @@ def serve(listener_fd, cold=False):
                 except ValueError:
                     connection.close()
                     continue
+                try:  # before the fork: a child's own lines must come after this one
+                    connection.sendall(json.dumps({"accepted": True}).encode() + b"\n")
+                except OSError:
+                    connection.close()
+                    continue
                 pid = os.fork()
                 if pid == 0:
                     try:
@@ -117,7 +122,6 @@ def serve(listener_fd, cold=False):
                             start_kernel(request, connection, cold)
                     finally:
                         os._exit(0)
-                connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
                 children[connection] = pid
             elif not _receive(ready):  # the requester is gone: so is its child
                 sandbox.kill_process_group(children.pop(ready))
@@ -153,8 +157,8 @@ def reap(children):
 
 
 def request(socket_path, message, timeout=None):
-    """Connect to a zygote and send ``message``: (connection, the child's pid), or None when
-    the zygote cannot be reached."""
+    """Connect to a zygote and send ``message``: (connection, True) once the zygote has accepted
+    it (before it forks), or None when the zygote cannot be reached."""
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     connection.settimeout(timeout)
     try:
@@ -171,10 +175,10 @@ def request(socket_path, message, timeout=None):
         return None
     connection.settimeout(None)
     try:
-        return connection, int(json.loads(reply)["pid"])
+        return connection, bool(json.loads(reply)["accepted"])
     except (ValueError, KeyError, TypeError) as error:
         connection.close()
-        raise RuntimeError(f"the zygote answered {reply[:100]!r} instead of a pid") from error
+        raise RuntimeError(f"the zygote answered {reply[:100]!r} instead of accepting the request") from error
 
 
 def recheck(socket_path, cells, workdir, timeout):
