@@ -198,7 +198,6 @@ class StudentSandbox:
         self.process = None
         self.zygote_pid = None
         self.mounted = False
-        self.starts = 0
 
     # paths as student code sees them
     def inside(self, host_path):
@@ -214,7 +213,6 @@ class StudentSandbox:
     def start(self):
         """Start (or restart) the sandbox and its zygote; returns once the zygote is ready."""
         self.close()
-        self.starts += 1
         os.makedirs(os.path.dirname(self.socket_path), mode=0o700, exist_ok=True)
         os.makedirs(self.area, mode=0o700, exist_ok=True)
         if self.contained:
