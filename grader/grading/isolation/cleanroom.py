@@ -25,7 +25,9 @@ patch before the test ends. :mod:`grader.grading.integrity` flags such code for 
 """
 import ast
 import builtins
+import itertools
 import json
+import operator
 import os
 import select
 import signal
@@ -52,27 +54,48 @@ MODULE = "grader.grading.isolation.cleanroom"
 
 
 # ------------------------------------------------------------------ fingerprints
-def fingerprint(value):
-    """What must not change about a trusted callable: its identity and its code."""
-    if isinstance(value, types.ModuleType):
-        return ("module", getattr(value, "__name__", None))
-    if isinstance(value, (staticmethod, classmethod)):
-        return ("method", id(value), fingerprint(value.__func__))
-    if isinstance(value, property):
-        return ("property", id(value), id(value.fget), id(value.fset))
+# What a guarded function must keep: these attributes can be reassigned in place.
+FUNCTION_PARTS = ("__code__", "__defaults__", "__kwdefaults__")
+_MISSING = object()
+
+
+def is_guarded(value):
+    """Functions, classes and other callables are guarded; data (counters, caches...) legitimately
+    changes and is not."""
+    return isinstance(value, (types.ModuleType, staticmethod, classmethod, property)) or callable(value)
+
+
+def functions_inside(value):
+    """The plain functions whose code a guarded value runs (a property's getter and setter too)."""
     if isinstance(value, types.FunctionType):
-        return ("function", id(value), id(value.__code__), id(value.__defaults__),
-                id(value.__kwdefaults__), id(value.__globals__))
-    if isinstance(value, type) or callable(value):
-        return ("callable", id(value))
-    return None  # data (counters, caches...) legitimately changes; it is not guarded
+        return [value]
+    if isinstance(value, (staticmethod, classmethod)) and isinstance(value.__func__, types.FunctionType):
+        return [value.__func__]
+    if isinstance(value, property):
+        return [part for part in (value.fget, value.fset, value.fdel) if isinstance(part, types.FunctionType)]
+    return []
+
+
+def same_module(before, after):
+    """A module attribute may be rebound to the module of the same name that ``sys.modules`` holds
+    (a lazy loader replacing itself with the real module on first use)."""
+    return (isinstance(before, types.ModuleType) and isinstance(after, types.ModuleType)
+            and getattr(after, "__name__", None) == getattr(before, "__name__", None)
+            and sys.modules.get(after.__name__) is after)
 
 
 class Snapshot:
-    """Fingerprints of every guarded function, class and class member, taken once."""
+    """Every guarded function, class and class member of the trusted modules, held as it was.
+
+    :meth:`changes` runs before and after every test, over tens of thousands of names, so it
+    compares by identity in C loops (``map(operator.is_, ...)``, never ``==``, which a planted
+    object could answer with True) and only walks the names one by one, to say what changed,
+    when something did. The modules themselves are checked against ``sys.modules``.
+    """
 
     def __init__(self, roots=TRUSTED_ROOTS):
-        self.entries = []  # (owner_name, namespace dict, key, fingerprint)
+        self.owners, self.getters, self.keys, self.values = [], [], [], []
+        self.functions, self._function_ids = [], set()
         self.modules = {}
         seen_classes = set()
         for name, module in sorted(sys.modules.items()):
@@ -85,12 +108,22 @@ class Snapshot:
                 if isinstance(value, type) and id(value) not in seen_classes:
                     seen_classes.add(id(value))
                     self._add_class(value)
+        self.parts = [list(self._parts_now(part)) for part in FUNCTION_PARTS]
+        self.module_names = list(self.modules)
+        self.module_values = list(self.modules.values())
         self.threads = threading.active_count()
 
     def _add(self, owner, namespace, key, value):
-        mark = fingerprint(value)
-        if mark is not None:
-            self.entries.append((owner, namespace, key, mark))
+        if not is_guarded(value):
+            return
+        self.owners.append(owner)
+        self.getters.append(namespace.get)  # a module's dict or a class's mappingproxy
+        self.keys.append(key)
+        self.values.append(value)
+        for function in functions_inside(value):
+            if id(function) not in self._function_ids:  # held, so its id stays its own
+                self._function_ids.add(id(function))
+                self.functions.append(function)
 
     def _add_class(self, cls):
         try:
@@ -102,28 +135,35 @@ class Snapshot:
             if isinstance(value, (types.FunctionType, staticmethod, classmethod, property)):
                 self._add(owner, namespace, key, value)
 
+    def _values_now(self):
+        return map(operator.call, self.getters, self.keys, itertools.repeat(_MISSING))
+
+    def _parts_now(self, part):
+        return map(operator.attrgetter(part), self.functions)
+
     def changes(self, limit=5):
         """Human-readable list of what student code tampered with (empty if nothing)."""
         found = []
-        missing = object()
-        for owner, namespace, key, mark in self.entries:
-            value = namespace.get(key, missing)
-            if value is missing:
-                found.append(f"{owner}.{key} was deleted")
-            elif fingerprint(value) != mark:
-                found.append(f"{owner}.{key} was replaced or modified")
-            if len(found) >= limit:
-                return found
-        for name, module in self.modules.items():
-            if sys.modules.get(name) is not module:
-                found.append(f"sys.modules['{name}'] was replaced")
-                if len(found) >= limit:
-                    return found
+        if any(map(operator.is_not, self._values_now(), self.values)):
+            for owner, key, before, after in zip(self.owners, self.keys, self.values, self._values_now(), strict=True):
+                if after is _MISSING:
+                    found.append(f"{owner}.{key} was deleted")
+                elif after is not before and not same_module(before, after):
+                    found.append(f"{owner}.{key} was replaced")
+        for part, before in zip(FUNCTION_PARTS, self.parts, strict=True):
+            if any(map(operator.is_not, self._parts_now(part), before)):
+                found.extend(f"{function.__module__}.{function.__qualname__}.{part} was modified"
+                             for function, old, new in zip(self.functions, before, self._parts_now(part), strict=True)
+                             if old is not new)
+        modules_now = list(map(sys.modules.get, self.module_names))
+        if any(map(operator.is_not, modules_now, self.module_values)):
+            found.extend(f"sys.modules['{name}'] was replaced" for name, old, new
+                         in zip(self.module_names, self.module_values, modules_now, strict=True) if old is not new)
         if sys.gettrace() is not None or sys.getprofile() is not None:
             found.append("a trace or profile hook (sys.settrace/sys.setprofile) was installed")
         if threading.active_count() > self.threads:
             found.append("student code left a background thread running")
-        return found
+        return found[:limit]
 
 
 # ------------------------------------------------------------------ answer filtering
@@ -228,6 +268,7 @@ def run_cells(request, snapshot, emit):
     trusted = {}
     timeout = int(request["timeout"])
     signal.signal(signal.SIGALRM, _alarm)
+    clean = False  # the last check found nothing, and no student code has run since
     for cell in request["cells"]:
         kind, grade_id = cell["kind"], cell["grade_id"]
         if kind == "setup":
@@ -235,10 +276,13 @@ def run_cells(request, snapshot, emit):
             exec(compile(strip_magics(cell["source"]), f"<setup {grade_id}>", "exec"), namespace)
             trusted.update({k: v for k, v in namespace.items() if before.get(k, trusted) is not v})
         elif kind == "answer":
+            clean = False
             emit({"answer": grade_id, **run_answer(cell, namespace, trusted, timeout)})
         elif kind == "test":
             namespace.update(trusted)
-            emit({"test": grade_id, **run_test(cell, namespace, snapshot, timeout)})
+            verdict = run_test(cell, namespace, snapshot, timeout, checked_before=clean)
+            clean = not verdict["tampered"]
+            emit({"test": grade_id, **verdict})
 
 
 def run_answer(cell, namespace, trusted, timeout):
@@ -259,8 +303,10 @@ def run_answer(cell, namespace, trusted, timeout):
     return {"error": error, "dropped": dropped}
 
 
-def run_test(cell, namespace, snapshot, timeout):
-    tampered = snapshot.changes()
+def run_test(cell, namespace, snapshot, timeout, checked_before=False):
+    """One test's verdict. The snapshot is checked before the test (unless ``checked_before``: the
+    previous test's check found it intact and no student code has run since) and after it."""
+    tampered = [] if checked_before else snapshot.changes()
     if tampered:
         return {"passed": False, "tampered": tampered}
     signal.alarm(timeout)
