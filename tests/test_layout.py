@@ -155,6 +155,17 @@ def test_engine_modules_import_without_tensorflow():
     assert list(loaded) == LIGHT_MODULES and not heavy, heavy[:1]
 
 
+
+def test_a_grading_process_reads_notebooks_without_building_iri_parsers():
+    """Every student's grading process imports nbformat; jsonschema's optional rfc3987_syntax
+    would build its parsers there each time (grader/grading/__init__.py keeps it out)."""
+    code = ("import sys\nimport grader.grading.worker\nimport nbformat\n"
+            "nbformat.validate(nbformat.v4.new_notebook())\n"
+            "print(sys.modules.get('rfc3987_syntax', 'absent'), 'lark' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["None", "False"], f"expected neither rfc3987_syntax nor lark: {result.stdout!r}"
+
+
 # ------------------------------------------------------------------ installed without -e
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
