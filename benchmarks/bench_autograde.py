@@ -105,7 +105,7 @@ def ours_on_dask(folder, submitted, workers):
 
     out = Path(folder) / "ours-dask"
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address="127.0.0.1:0") as cluster:
         command = [sys.executable, "-m", "grader", "autograde", str(submitted), "--out", str(out),
                    "--scheduler", cluster.scheduler_address]
         seconds = run(command, cwd=REPO)
