@@ -173,10 +173,19 @@ def student_processes(since):
             if process.info["uids"].real >= FIRST_STUDENT_UID or (
                     "grader.grading." in command and process.pid != os.getpid()
                     and any(m in command for m in ("zygote", "launcher", "grader.grading.worker"))):
-                found.append(f"{process.pid} uid {process.info['uids'].real}: {command[:120]}")
+                found.append(f"{process.pid} uid {process.info['uids'].real} ({process.status()}): {command[:120]}")
         except (psutil.Error, TypeError):
             continue
     return found
+
+
+def processes_left(since, grace=15):
+    """What :func:`student_processes` still finds once ``grace`` seconds have passed: a killed
+    TensorFlow process stays a zombie for a moment while the kernel frees its memory."""
+    deadline = time.monotonic() + grace
+    while (left := student_processes(since)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
 
 
 def grade_on_dask(submitted, out):
@@ -204,8 +213,7 @@ def graded(request, tmp_path_factory):
                                memory_mb=1500)
         else:
             report = grade_on_dask(folder / "submitted", folder / "out")
-        time.sleep(1)  # let the last sandbox finish dying
-        left = student_processes(since=started)
+        left = processes_left(started)
     finally:
         secret_process.kill()
         listener.server.close()

@@ -375,10 +375,11 @@ def kill_process_group(pid):
 
 
 def kill_all(find_processes):
-    """SIGKILL every process ``find_processes()`` returns, until none is left (a fork bomb
-    keeps spawning for a moment)."""
+    """SIGKILL every process ``find_processes()`` returns, until none is left but zombies (a fork
+    bomb keeps spawning for a moment; a killed TensorFlow process stays a zombie while the kernel
+    frees its memory, and runs no code)."""
     for _ in range(40):
-        victims = find_processes()
+        victims = [process for process in find_processes() if not is_zombie(process)]
         if not victims:
             return
         for process in victims:
@@ -387,6 +388,15 @@ def kill_all(find_processes):
             except Exception:
                 pass
         time.sleep(0.05)
+
+
+def is_zombie(process):
+    import psutil
+
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True  # gone
 
 
 def rss_of(processes):
