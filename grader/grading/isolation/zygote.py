@@ -49,8 +49,11 @@ def not_dumpable():
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def become_child(connection, listener, others):
+def become_child(connection, listener, others, wakeup):
     """In a forked child: drop the zygote's sockets but the request's own, own session, default signals."""
+    signal.set_wakeup_fd(-1)
+    for fd in wakeup:
+        os.close(fd)
     listener.close()
     for other in others:
         if other is not connection:
@@ -94,13 +97,16 @@ def serve(listener_fd, cold=False):
     sandbox.apply_limits()
     not_dumpable()
     os.umask(0o077)
+    wakeup = child_exit_wakeup()
     print("ready", flush=True)
     children = {}  # connection -> child pid
     parent = os.getppid()
     while os.getppid() == parent:  # outside a sandbox: stop when the grading process is gone
-        readable, _, _ = select.select([listener, *children], [], [], 0.2)
+        readable, _, _ = select.select([listener, wakeup[0], *children], [], [], 0.2)
         for ready in readable:
-            if ready is listener:
+            if ready == wakeup[0]:
+                os.read(wakeup[0], 4096)  # a child exited: reaped below
+            elif ready is listener:
                 connection, _ = listener.accept()
                 try:
                     request = json.loads(connection.makefile().readline())
@@ -115,7 +121,7 @@ def serve(listener_fd, cold=False):
                 pid = os.fork()
                 if pid == 0:
                     try:
-                        become_child(connection, listener, list(children))
+                        become_child(connection, listener, list(children), wakeup)
                         if request.get("kind") == "cleanroom":
                             start_cleanroom(request, connection, snapshot)
                         else:
@@ -129,6 +135,17 @@ def serve(listener_fd, cold=False):
         reap(children)
     for pid in children.values():
         sandbox.kill_process_group(pid)
+
+
+def child_exit_wakeup():
+    """A pipe that becomes readable when a child exits, so its requester hears of it at once."""
+    read_end, write_end = os.pipe()
+    for fd in (read_end, write_end):
+        os.set_blocking(fd, False)
+        os.set_inheritable(fd, False)
+    signal.set_wakeup_fd(write_end)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a Python handler, so the signal reaches the pipe
+    return read_end, write_end
 
 
 def _receive(connection):
