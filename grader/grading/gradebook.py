@@ -23,6 +23,9 @@ def open_gradebook(path):
 
     from nbgrader.api import Gradebook
 
+    from grader.grading.nbgrader_bridge import stamp_new_gradebooks_in_process
+
+    stamp_new_gradebooks_in_process()  # a new gradebook is stamped without starting `alembic`
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not in session.*")
         with Gradebook(f"sqlite:///{Path(path).resolve()}", COURSE_ID) as gradebook:

@@ -7,12 +7,12 @@ errors collected, and regenerating the committed student notebooks.
 """
 import base64
 import contextlib
+import functools
 import logging
 import mimetypes
 import os
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -46,12 +46,29 @@ def course_directory(root, config, **traits):
     return coursedir
 
 
-def ensure_tools_on_path():
-    """nbgrader runs `alembic` (next to this Python) to create gradebooks: keep it findable
-    even when the virtual environment is not activated."""
-    scripts = os.path.dirname(sys.executable)
-    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+def stamp_new_gradebooks_in_process():
+    """nbgrader stamps every new gradebook with the newest revision of its database schema, which
+    it learns by running the ``alembic heads`` command: a fresh Python that imports nbgrader, for
+    seconds, per gradebook. Read the same revision here instead, from nbgrader's own migration
+    scripts; tests/grading/test_nbgrader_bridge.py checks that both answers agree."""
+    import nbgrader.api
+
+    nbgrader.api.get_alembic_version = newest_gradebook_revision
+
+
+@functools.cache
+def newest_gradebook_revision():
+    """The head of nbgrader's alembic migrations (the revision a new gradebook is stamped with)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_DIR)
+    heads = ScriptDirectory.from_config(config).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"nbgrader's migrations have {len(heads)} heads ({heads}); expected one")
+    return heads[0]
 
 
 class LogCapture(logging.Handler):
@@ -93,7 +110,7 @@ def run_converter(converter_class, coursedir, config, log=None, **traits):
 
     Raises NbgraderFailed carrying nbgrader's own error log when it fails.
     """
-    ensure_tools_on_path()
+    stamp_new_gradebooks_in_process()
     converter = converter_class(coursedir=coursedir, config=config)
     for name, value in traits.items():
         setattr(converter, name, value)
