@@ -87,8 +87,8 @@ def same_module(before, after):
 class Snapshot:
     """Every guarded function, class and class member of the trusted modules, held as it was.
 
-    :meth:`changes` runs before and after every test, over tens of thousands of names, so it
-    compares by identity in C loops (``map(operator.is_, ...)``, never ``==``, which a planted
+    :meth:`changes` runs after every test, and before each test that follows an answer cell,
+    over tens of thousands of names, so it compares by identity in C loops (``map(operator.is_, ...)``, never ``==``, which a planted
     object could answer with True) and only walks the names one by one, to say what changed,
     when something did. The modules themselves are checked against ``sys.modules``.
     """
