@@ -49,6 +49,20 @@ def test_the_sandbox_command_unshares_everything_and_shows_no_solutions(tmp_path
     assert "--bind" in arguments and sandbox.INSIDE_HOME in arguments
 
 
+def test_a_course_under_tmp_is_not_hidden_by_the_students_tmp(tmp_path, monkeypatch):
+    """A checkout in /tmp (the fresh-clone check did this) must stay visible: no mount on /tmp."""
+    course_part = tmp_path / "course" / "grader"
+    course_part.mkdir(parents=True)
+    assert str(course_part).startswith("/tmp/"), "pytest's tmp_path is expected under /tmp"
+    monkeypatch.setattr(sandbox, "visible_paths", lambda: ["/usr", str(course_part)])
+    arguments = sandbox.bwrap_arguments(1_234_567, str(tmp_path / "area"), hide=[])
+    targets = [arguments[i + 2] for i, a in enumerate(arguments) if a in ("--bind", "--ro-bind")]
+    assert str(course_part) in targets and "/tmp" not in targets and "--tmpfs" not in arguments, arguments
+    monkeypatch.setattr(sandbox, "visible_paths", lambda: ["/usr"])
+    arguments = sandbox.bwrap_arguments(1_234_567, str(tmp_path / "area"), hide=[])
+    assert arguments[arguments.index("/tmp") - 1] == str(tmp_path / "area" / "tmp"), "elsewhere /tmp is the student's"
+
+
 def test_paths_in_the_area_are_mapped_to_the_inside_home(tmp_path):
     contained = sandbox.StudentSandbox(tmp_path, 1_234_567)
     assert contained.inside(contained.workdir) == sandbox.INSIDE_HOME + "/work"

@@ -146,10 +146,14 @@ def bwrap_arguments(uid, area, hide, empty_folder=None):
     arguments = ["bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                  "--hostname", "grading", "--die-with-parent", "--new-session", "--as-pid-1",
                  *binds.arguments, "--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--dir", "/home"]
+    # A mount on /tmp would hide a course or Python that lies under /tmp; there, /tmp stays
+    # read-only and TMPDIR (the home's tmp) is the student's only temporary folder.
+    own_tmp = not any(path == "/tmp" or path.startswith("/tmp/") for path in binds.bound)
     if area is not None:
-        arguments += ["--bind", str(area), INSIDE_HOME, "--bind", os.path.join(area, "tmp"), "/tmp",
-                      "--chdir", INSIDE_HOME]
-    else:
+        arguments += ["--bind", str(area), INSIDE_HOME, "--chdir", INSIDE_HOME]
+        if own_tmp:
+            arguments += ["--bind", os.path.join(area, "tmp"), "/tmp"]
+    elif own_tmp:
         arguments += ["--tmpfs", "/tmp"]
     return arguments + ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                         "--inh-caps=-all", "--bounding-set=-all", "--"]
