@@ -88,9 +88,10 @@ class Snapshot:
     """Every guarded function, class and class member of the trusted modules, held as it was.
 
     :meth:`changes` runs after every test, and before each test that follows an answer cell,
-    over tens of thousands of names, so it compares by identity in C loops (``map(operator.is_, ...)``, never ``==``, which a planted
-    object could answer with True) and only walks the names one by one, to say what changed,
-    when something did. The modules themselves are checked against ``sys.modules``.
+    over tens of thousands of names, so it compares by identity in C loops
+    (``map(operator.is_not, ...)``, never ``==``, which a planted object could answer with True)
+    and only walks the names one by one, to say what changed, when something did. The modules
+    themselves are checked against ``sys.modules``.
     """
 
     def __init__(self, roots=TRUSTED_ROOTS):
