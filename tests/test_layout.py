@@ -155,7 +155,6 @@ def test_engine_modules_import_without_tensorflow():
     assert list(loaded) == LIGHT_MODULES and not heavy, heavy[:1]
 
 
-
 def test_a_grading_process_reads_notebooks_without_building_iri_parsers():
     """Every student's grading process imports nbformat; jsonschema's optional rfc3987_syntax
     would build its parsers there each time (grader/grading/__init__.py keeps it out)."""
