@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 
 from grader import course
-from grader.grading import gradebook, integrity, nbgrader_bridge
+from grader.grading import gradebook, integrity, nbgrader_bridge, scoring
 from grader.grading.isolation import launcher, sandbox
 from grader.grading.isolation.zygote import recheck
 from grader.grading.records import (
@@ -329,37 +329,41 @@ class StudentGrader:
         tests = {r["test"]: r for r in records if "test" in r}
         answers = {r["answer"]: r for r in records if "answer" in r}
         setup_error = next((r["setup_error"] for r in records if "setup_error" in r), None)
-        ended = verdicts.get("watchdog") or (
-            "the re-check ran out of time" if verdicts.get("timed_out") else
-            f"the re-check process ended early ({verdicts.get('exit')})")
         answer_notes = self.answer_notes(answers)
         result.comments = nbgrader["comments"]
         if setup_error:
             result.problems.append(f"grader problem: a setup cell failed in the clean room ({setup_error})")
         for test in source_notebook.tests:
             auto = nbgrader["scores"].get(test.grade_id)
-            nb_score = float(auto) if auto is not None else 0.0
-            verdict = tests.get(test.grade_id)
-            if verdict is None:
-                clean_ok, why = False, ended
-            elif verdict.get("tampered"):
-                clean_ok, why = False, "student code changed the grader's libraries: " + "; ".join(verdict["tampered"])
+            verdict = self.recheck_verdict(tests.get(test.grade_id), verdicts, answer_notes)
+            scored = scoring.score_test(test.points, auto, verdict)
+            if scored.lowered_by_recheck:
+                result.problems.append(f"{test.grade_id}: score lowered by the clean re-check: "
+                                       f"{verdict.reason.splitlines()[0]}")
+            result.tests[test.grade_id] = CellScore(scored.score, test.points, scored.reason, nbgrader=auto,
+                                                    cleanroom="passed" if scored.recheck_passed else "failed")
+
+    @staticmethod
+    def recheck_verdict(record, verdicts, answer_notes) -> scoring.Verdict:
+        """The clean room's record for one test (None: none came back) as a scoring.Verdict."""
+        Outcome = scoring.Outcome
+        if record is None:
+            if verdicts.get("watchdog"):
+                outcome, why = Outcome.PROBLEM, verdicts["watchdog"]
+            elif verdicts.get("timed_out"):
+                outcome, why = Outcome.TIMEOUT, "the re-check ran out of time"
             else:
-                clean_ok, why = verdict["passed"], verdict.get("error")
-            if why and not clean_ok and answer_notes:
-                why = f"{why} ({answer_notes})"
-            score = min(nb_score, test.points if clean_ok else 0.0)
-            reason = None
-            if score < nb_score:
-                reason = f"passed in the notebook but failed the clean re-check: {why}"
-                result.problems.append(f"{test.grade_id}: score lowered by the clean re-check: {why.splitlines()[0]}")
-            elif score < test.points and clean_ok:
-                reason = ("failed when the whole notebook ran (see the error under the test cell), although "
-                          "the answer cell alone passes: another cell of the notebook interferes")
-            elif score < test.points:
-                reason = "failed" + (f": {why}" if why else "")
-            result.tests[test.grade_id] = CellScore(score, test.points, reason, nbgrader=auto,
-                                                    cleanroom="passed" if clean_ok else "failed")
+                outcome, why = Outcome.MISSING, f"the re-check process ended early ({verdicts.get('exit')})"
+        elif record.get("tampered"):
+            changed = "; ".join(record["tampered"])
+            outcome, why = Outcome.PROBLEM, f"student code changed the grader's libraries: {changed}"
+        elif record["passed"]:
+            return scoring.Verdict(Outcome.PASSED)
+        else:
+            outcome, why = Outcome.FAILED, record.get("error") or "the check failed"
+        if answer_notes:
+            why = f"{why} ({answer_notes})"
+        return scoring.Verdict(outcome, why)
 
     @staticmethod
     def answer_notes(answers):
