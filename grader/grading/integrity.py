@@ -7,6 +7,8 @@ hooks IPython so that test cells do not run.
 """
 import ast
 
+from grader.grading.magics import PYTHON_CELL_MAGICS, cell_magic, python_source
+
 GUARDED_NAMES = {"np", "numpy", "tf", "tensorflow", "checks", "grader", "builtins", "sys", "os"}
 SUSPICIOUS_ATTRIBUTES = {
     "settrace": "installs a trace function",
@@ -28,19 +30,6 @@ SUSPICIOUS_ATTRIBUTES = {
 SUSPICIOUS_MODULES = {"ctypes", "gc", "inspect", "threading", "signal", "subprocess", "socket", "builtins"}
 
 
-def strip_magics(source, keep_cell_magic_body=False):
-    """IPython magics and shell escapes are not Python: blank those lines, keep the numbering.
-
-    A cell that starts with a cell magic (``%%bash``) is no Python at all and becomes empty,
-    unless ``keep_cell_magic_body``: then only its magic line is blanked (the scan reads
-    what a ``%%capture`` cell would run).
-    """
-    if source.lstrip().startswith("%%") and not keep_cell_magic_body:
-        return ""
-    lines = source.split("\n")
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
-
-
 def _root_name(node):
     while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
         node = node.func if isinstance(node, ast.Call) else node.value
@@ -49,8 +38,11 @@ def _root_name(node):
 
 def scan_source(source):
     """Reasons this cell's code deserves a human look (empty if none)."""
+    magic = cell_magic(source)
+    if magic and magic[0] not in PYTHON_CELL_MAGICS:  # %%script python, %%writefile x.py...: read it anyway
+        source = magic[1]
     try:
-        tree = ast.parse(strip_magics(source, keep_cell_magic_body=True))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return []
     reasons = set()

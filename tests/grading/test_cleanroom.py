@@ -21,13 +21,40 @@ def test_filter_answer_keeps_definitions_and_library_calls():
     )
     kept, dropped = filter_answer(source, {"tf", "checks"})
     assert "def generator" in kept and "init = tf.random" in kept and "ALPHA" in kept
-    assert [line for line, _ in dropped] == [6, 7, 8]
+    assert "generator(1)" in kept, "a call of the answer's own function is a definition's use, not tampering"
+    assert [line for line, _ in dropped] == [7, 8]
     assert "np.tanh" not in kept and "print" not in kept
 
 
-def test_filter_answer_blanks_magics_and_keeps_line_numbers():
-    kept, dropped = filter_answer("%matplotlib inline\n!ls\ndef f():\n    return 1\n", set())
-    assert kept.split("\n")[:3] == ["", "", "def f():"] and not dropped
+def test_a_short_answer_may_use_the_students_own_functions_from_an_earlier_cell():
+    kept, dropped = filter_answer("gap = js_divergence(p, q) - 0.1\nanswer_q3 = gap.round(2) < 0\n",
+                                  {"np", "js_divergence", "p", "q"})
+    assert not dropped and "answer_q3" in kept
+
+
+def test_filter_answer_reads_magics_as_ipython_does_and_keeps_line_numbers():
+    kept, dropped = filter_answer("%matplotlib inline\nfiles = !ls\ndef f():\n    return 1\n", set())
+    lines = kept.split("\n")
+    assert lines[0] == "get_ipython().run_line_magic('matplotlib', 'inline')"
+    assert lines[1] == "files = get_ipython().getoutput('ls')" and lines[2] == "def f():" and not dropped
+
+
+@pytest.mark.parametrize("magic", ["%%capture", "%%time", "%%timeit", "%%capture out\n%%time"])
+def test_a_python_cell_magic_is_graded_as_its_body(magic):
+    body = "def f(x):\n    return 2 * x\n"
+    kept, dropped = filter_answer(f"{magic}\n{body}", set())
+    assert not dropped
+    assert kept.split("\n").index("def f(x):") == magic.count("\n") + 1, "line numbers must match the cell"
+
+
+@pytest.mark.parametrize("source", [
+    'msg = ("%d items"\n       % 3)\n',  # a continuation line that begins with %
+    "ok = (1\n      != 2)\n",  # PEP 8's line break before a binary operator
+    "def f(x):\n    return x %2\n",
+])
+def test_python_that_looks_like_a_magic_stays_python(source):
+    kept, dropped = filter_answer(source, set())
+    assert kept.strip() == source.strip() and not dropped
 
 
 def test_a_cell_magic_cell_is_not_python_and_runs_nothing():
@@ -127,6 +154,21 @@ def test_hooks_and_threads_left_behind_are_named(guarded):
     finally:
         sys.setprofile(None)
     assert any("profile hook" in line for line in found)
+
+
+def test_answers_with_magics_and_shell_escapes_pass_as_in_the_notebook(guarded):
+    _, snapshot = guarded
+    cells = [{"kind": "answer", "grade_id": "a1", "source": "%%capture\ndef double(x):\n    return 2 * x\n"},
+             {"kind": "answer", "grade_id": "a2",
+              "source": "files = !echo one; echo two\n%timeit double(3)\nt = %time double(4)\n"
+                        "answer = (double(2)\n          != 5)\n!true\n"},
+             {"kind": "test", "grade_id": "t1",
+              "source": "assert double(3) == 6 and files == ['one', 'two'] and t == 8 and answer"}]
+    records = []
+    run_cells({"cells": cells, "timeout": 10}, snapshot, records.append)
+    answers = [r for r in records if "answer" in r]
+    assert all(not r["error"] and not r["dropped"] for r in answers), answers
+    assert [r["passed"] for r in records if "test" in r] == [True], records
 
 
 def test_tests_after_a_clean_check_skip_the_check_before_them(guarded, monkeypatch):

@@ -37,7 +37,7 @@ import time
 import traceback
 import types
 
-from grader.grading.integrity import strip_magics
+from grader.grading.magics import ReplayShell, python_source
 from grader.quiet import redirect_fds
 
 TRUSTED_ROOTS = (
@@ -177,8 +177,8 @@ def _is_library_expression(node, library_names):
             continue
         if isinstance(inner, ast.Call):
             root = inner.func
-            while isinstance(root, ast.Attribute):
-                root = root.value
+            while isinstance(root, (ast.Attribute, ast.Call, ast.Subscript)):  # a.b().c[0].d()
+                root = root.func if isinstance(root, ast.Call) else root.value
             if not isinstance(root, ast.Name):
                 return False
             if root.id not in library_names and not (
@@ -196,31 +196,43 @@ def _assigns_plain_names(targets):
     return True
 
 
-def filter_answer(source, trusted_names):
+def filter_answer(source, known_names):
     """Keep the top-level statements of an answer cell that only *define* things.
 
-    Kept: imports, function and class definitions, ``pass``, docstrings, and assignments
-    to plain names (or expression statements) that call only library functions
-    (``init = tf.random_normal_initializer(stddev=0.02)``). Dropped: loops, ``if``,
-    ``with``, ``try``, calls of the student's own functions and assignments to attributes
-    (``np.tanh = ...``). Returns (source with dropped lines blanked, [(line, text)]).
+    The cell is first turned into the Python that IPython runs (grader.grading.magics), so
+    ``%%capture``, ``%time`` and ``x = !ls`` are read as the notebook read them. Kept: imports,
+    function and class definitions, ``pass``, docstrings, and assignments to plain names (or
+    expression statements) whose calls start from a library or from a name that the answers
+    themselves defined (``init = tf.random_normal_initializer(stddev=0.02)``,
+    ``answer = js_divergence(p, q) < 0.1``). Dropped: loops, ``if``, ``with``, ``try``, calls
+    of anything else and assignments to attributes or items (``np.tanh = ...``). Returns
+    (source with dropped lines blanked, [(line, text)]).
     """
-    source = strip_magics(source)
+    source = python_source(source)
     tree = ast.parse(source)
-    library_names = set(trusted_names)
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            library_names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    known = set(known_names) | {"get_ipython"}
     lines = source.split("\n")
     dropped = []
     for node in tree.body:
-        if _keep_statement(node, library_names):
+        if _keep_statement(node, known):
+            known.update(_bound_names(node))
             continue
         first, last = node.lineno, getattr(node, "end_lineno", node.lineno)
         dropped.append((first, lines[first - 1].strip()[:80]))
         for number in range(first - 1, last):
             lines[number] = ""
     return "\n".join(lines), dropped
+
+
+def _bound_names(node):
+    """The names a kept top-level statement binds."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+    return {inner.id for target in targets if target is not None
+            for inner in ast.walk(target) if isinstance(inner, ast.Name)}
 
 
 def _keep_statement(node, library_names):
@@ -266,7 +278,9 @@ def describe_error(error, grade_id):
 def run_cells(request, snapshot, emit):
     """Run setup, answer and test cells as described in the module docstring."""
     namespace = {"__name__": "__main__", "__builtins__": builtins}
-    trusted = {}
+    shell = ReplayShell(namespace)
+    trusted = {"get_ipython": lambda: shell}
+    namespace.update(trusted)
     timeout = int(request["timeout"])
     signal.signal(signal.SIGALRM, _alarm)
     clean = False  # the last check found nothing, and no student code has run since
@@ -274,11 +288,12 @@ def run_cells(request, snapshot, emit):
         kind, grade_id = cell["kind"], cell["grade_id"]
         if kind == "setup":
             before = dict(namespace)
-            exec(compile(strip_magics(cell["source"]), f"<setup {grade_id}>", "exec"), namespace)
+            exec(compile(python_source(cell["source"]), f"<setup {grade_id}>", "exec"), namespace)
             trusted.update({k: v for k, v in namespace.items() if before.get(k, trusted) is not v})
         elif kind == "answer":
             clean = False
-            emit({"answer": grade_id, **run_answer(cell, namespace, trusted, timeout)})
+            shell.filename = f"<answer {grade_id}>"
+            emit({"answer": grade_id, **run_answer(cell, namespace, timeout)})
         elif kind == "test":
             namespace.update(trusted)
             verdict = run_test(cell, namespace, snapshot, timeout, checked_before=clean)
@@ -286,11 +301,11 @@ def run_cells(request, snapshot, emit):
             emit({"test": grade_id, **verdict})
 
 
-def run_answer(cell, namespace, trusted, timeout):
+def run_answer(cell, namespace, timeout):
     if cell.get("missing"):
         return {"error": cell["missing"]}
     try:
-        source, dropped = filter_answer(cell["source"], trusted)
+        source, dropped = filter_answer(cell["source"], namespace)
     except SyntaxError as error:
         return {"error": f"SyntaxError in your answer cell, line {error.lineno}: {error.msg}"}
     signal.alarm(timeout)
@@ -312,7 +327,7 @@ def run_test(cell, namespace, snapshot, timeout, checked_before=False):
         return {"passed": False, "tampered": tampered}
     signal.alarm(timeout)
     try:
-        exec(compile(cell["source"], f"<test {cell['grade_id']}>", "exec"), namespace)
+        exec(compile(python_source(cell["source"]), f"<test {cell['grade_id']}>", "exec"), namespace)
         error = None
     except BaseException as caught:  # noqa: BLE001
         error = describe_error(caught, cell["grade_id"])
