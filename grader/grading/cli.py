@@ -50,7 +50,53 @@ def cmd_validate(args):
         print(f"Could not run {path}: {type(error).__name__}: {error}\n"
               "Is it a notebook saved by Jupyter? If the file is damaged, start again from a fresh copy.")
         return 2
-    return print_validation(path, results)
+    status = print_validation(path, results)
+    if status == 0:
+        status = recheck_validated(path, config.Execute.timeout)
+    return status
+
+
+def recheck_validated(path, timeout):
+    """The grader's second run, here: the notebook's setup and test cells around the answer cells
+    only, in a fresh process (grader.grading.isolation.cleanroom). A test that passes in the whole
+    notebook but not there scores 0 when graded, so validate says so."""
+    import nbformat
+
+    from grader import course
+    from grader.grading.isolation import cleanroom
+
+    print("Running the answer cells alone with the tests, as the grader's re-check will...")
+    notebook = nbformat.read(str(path), as_version=4)
+    cells = cleanroom.request_cells(course.read_source_notebook(path), notebook)
+    response = cleanroom.recheck_here(cells, path.resolve().parent, timeout)
+    verdicts = {record["test"]: record for record in response["records"] if "test" in record}
+    problems = [f"- {record['answer']}: {record['error']}" for record in response["records"]
+                if record.get("answer") and record.get("error")]
+    problems += [f"- {record['answer']}: only the definitions ran; skipped line(s) "
+                 f"{', '.join(str(line) for line, _ in record['dropped'][:5])}"
+                 for record in response["records"] if record.get("answer") and record.get("dropped")]
+    failed = []
+    for cell in cells:
+        if cell["kind"] != "test":
+            continue
+        record = verdicts.get(cell["grade_id"])
+        if record is None:
+            ended = "it timed out" if response["timed_out"] else response["exit"]
+            failed.append(f"- {cell['grade_id']}: no verdict came back ({ended})")
+        elif not record["passed"]:
+            changed = "; ".join(record.get("tampered") or [])
+            why = record.get("error") or f"student code changed the grader's libraries: {changed}"
+            failed.append(f"- {cell['grade_id']}:\n{indent(last_lines(why, 6))}")
+    if not failed:
+        print(f"READY: every visible test in {path.name} passes, in the whole notebook and in the re-check. "
+              "(Hidden tests run at grading time.)")
+        return 0
+    print(f"NOT READY: {len(failed)} test(s) pass in the whole notebook but fail when only the answer cells run "
+          "with the tests, as the grader runs them; these would score 0:\n" + "\n".join(failed))
+    if problems:
+        print("What happened in the answer cells:\n" + "\n".join(problems))
+    print("\nAn answer must not depend on code outside the answer cells (a scratch cell, a changed test).")
+    return 1
 
 
 def print_validation(path, results):
@@ -71,7 +117,7 @@ def print_validation(path, results):
             print(f"\n- {first}\n{indent(last_lines(cell['raw_error'], 6))}")
         print("\nFix these, then run validate again. Remember the grader also runs hidden tests.")
         return 1
-    print(f"READY: every visible test in {path.name} passes. (Hidden tests run at grading time.)")
+    print(f"Every visible test in {path.name} passes in the whole notebook.")
     return 0
 
 

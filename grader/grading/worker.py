@@ -35,7 +35,7 @@ import nbformat
 
 from grader import course
 from grader.grading import gradebook, integrity, nbgrader_bridge, scoring
-from grader.grading.isolation import launcher, sandbox
+from grader.grading.isolation import cleanroom, launcher, sandbox
 from grader.grading.isolation.zygote import recheck
 from grader.grading.records import (
     CellScore,
@@ -299,17 +299,7 @@ class StudentGrader:
 
     def run_cleanroom(self, paths, source_notebook, notebook):
         """The clean room's verdicts on ``notebook``'s answers, under the tests of ``source_notebook``."""
-        code_cells = course.cells_by_grade_id(notebook.cells, where=course.is_code)
-        answers = {grade_id: cell.source for grade_id, cell in code_cells.items()}
-        cells = []
-        for cell in source_notebook.cells:
-            item = {"kind": cell.kind, "grade_id": cell.grade_id, "source": cell.source}
-            if cell.kind == "answer":
-                item["source"] = answers.get(cell.grade_id, "")
-                if cell.grade_id not in answers:
-                    item["missing"] = (f"the answer cell '{cell.grade_id}' is missing from the notebook "
-                                       "(deleted, or its metadata changed); copy it back from a fresh notebook")
-            cells.append(item)
+        cells = cleanroom.request_cells(source_notebook, notebook)
         self.fresh_sandbox()
         self.watchdog.arm(self.student_processes, self.settings.notebook_limit, "the clean-room re-check")
         try:

@@ -69,3 +69,33 @@ def test_validate_says_ready_or_names_the_failing_test(tmp_path):
         assert result.returncode == code and words in result.stdout, result.stdout + result.stderr
     assert "dtype" in result.stdout or "float32" in result.stdout
     assert "CheckFailed: checks.model_inputs" in result.stdout and "grader/checks/" not in result.stdout
+
+
+# An answer that leans on a scratch cell passes in the notebook, but the grader's re-check runs
+# the answer cells alone: validate must say that it would score 0.
+LEANS_ON_SCRATCH = """def model_inputs(real_dim, z_dim):
+    return placeholders(real_dim, z_dim)
+"""
+SCRATCH = """def placeholders(real_dim, z_dim):
+    return (tf.placeholder(tf.float32, (None, real_dim), name="input_real"),
+            tf.placeholder(tf.float32, (None, z_dim), name="input_z"))
+"""
+WITH_MAGICS = "%%capture\n" + demo.strip_markers(demo.reference_answers()[INPUTS]["model_inputs"]) + "\nfiles = !ls\n"
+
+
+@pytest.mark.slow
+def test_validate_gives_the_verdict_of_the_re_check(tmp_path):
+    demo.write_submission(tmp_path, "scratch", {INPUTS: {"model_inputs": LEANS_ON_SCRATCH}}, notebooks=[INPUTS],
+                          edits={INPUTS: lambda nb: demo.add_cell(nb, SCRATCH, "model_inputs")})
+    demo.write_submission(tmp_path, "magics", {INPUTS: {"model_inputs": WITH_MAGICS}}, notebooks=[INPUTS])
+    outputs = {}
+    for student_id in ("scratch", "magics"):
+        notebook = tmp_path / student_id / "gan" / f"{INPUTS}.ipynb"
+        result = subprocess.run([sys.executable, "-m", "grader", "validate", str(notebook)],
+                                capture_output=True, text=True, cwd=course.course_root())
+        outputs[student_id] = (result.returncode, result.stdout + result.stderr)
+    code, text = outputs["scratch"]
+    assert code == 1 and "passes in the whole notebook" in text and "NOT READY" in text, text
+    assert "NameError" in text and "placeholders" in text, text
+    code, text = outputs["magics"]
+    assert code == 0 and "READY: every visible test" in text, text

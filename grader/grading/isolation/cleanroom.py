@@ -356,6 +356,50 @@ def child_main(request, snapshot, result_fd):
 
 
 # ------------------------------------------------------------------ the client
+def request_cells(source_notebook, notebook):
+    """The cells of a re-check: ``source_notebook``'s setup and test cells (a SourceNotebook from
+    grader.course) around the answer cells of ``notebook`` (an nbformat node), by grade id."""
+    from grader import course
+
+    code_cells = course.cells_by_grade_id(notebook.cells, where=course.is_code)
+    answers = {grade_id: cell.source for grade_id, cell in code_cells.items()}
+    cells = []
+    for cell in source_notebook.cells:
+        item = {"kind": cell.kind, "grade_id": cell.grade_id, "source": cell.source}
+        if cell.kind == "answer":
+            item["source"] = answers.get(cell.grade_id, "")
+            if cell.grade_id not in answers:
+                item["missing"] = (f"the answer cell '{cell.grade_id}' is missing from the notebook "
+                                   "(deleted, or its metadata changed); copy it back from a fresh notebook")
+        cells.append(item)
+    return cells
+
+
+def recheck_here(cells, workdir, timeout):
+    """The re-check on this machine, in a fresh Python process that imports the trusted modules
+    before any student code (for ``validate`` in a student's own environment: no sandbox).
+    Returns the same {"records", "timed_out", "exit"} as grader.grading.isolation.zygote.recheck."""
+    import socket
+    import subprocess
+
+    nonce = os.urandom(16).hex()
+    ours, theirs = socket.socketpair()
+    request = {"nonce": nonce, "cells": cells, "workdir": str(workdir), "timeout": timeout}
+    process = subprocess.Popen([sys.executable, "-m", MODULE, str(theirs.fileno())], stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=[theirs.fileno()])
+    theirs.close()
+    try:
+        process.stdin.write(json.dumps(request).encode())
+        process.stdin.close()
+        tests = sum(cell["kind"] == "test" for cell in cells)
+        records, _, timed_out = read_verdicts(ours, nonce, time.monotonic() + timeout * (tests + 2) + 60)
+    finally:
+        ours.close()
+        process.kill()
+        code = process.wait()
+    return {"records": records, "timed_out": timed_out, "exit": exit_description(code)}
+
+
 def exit_description(code):
     if code is None:
         return "no exit status"
@@ -396,3 +440,16 @@ def read_verdicts(connection, nonce, deadline):
             except (ValueError, TypeError):
                 pass
     return records, code, timed_out
+
+
+def main(argv):
+    """``python -m grader.grading.isolation.cleanroom RESULT_FD``: one re-check, its request on stdin."""
+    request = json.loads(sys.stdin.read())
+    from grader.grading.isolation.preload import import_trusted_modules
+
+    import_trusted_modules()
+    child_main(request, Snapshot(), int(argv[0]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
