@@ -37,6 +37,7 @@ from grader import course
 from grader.grading import gradebook, integrity, nbgrader_bridge, scoring
 from grader.grading.isolation import cleanroom, launcher, sandbox
 from grader.grading.isolation.zygote import recheck
+from grader.grading.outputs import autograde_preprocessors
 from grader.grading.records import (
     CellScore,
     CourseTemplate,
@@ -110,6 +111,8 @@ class StudentGrader:
             "Execute.interrupt_on_timeout": True,
             "OverwriteCells.add_missing_cells": True,
             "Autograde.create_student": True,
+            # outputs capped in bytes while the kernel runs and before the scores are read (grader.grading.outputs)
+            "Autograde.autograde_preprocessors": autograde_preprocessors(),
             "CourseDirectory.course_id": course.COURSE_ID,
             # Unix sockets in the student's area: a kernel in its own network namespace has no TCP.
             "KernelManager.transport": "ipc",
