@@ -9,7 +9,9 @@
 - ``nbgrader_bridge``: nbgrader's config, course directories and converters; the student version.
 - ``integrity``: flags code that looks like an attempt to fool the grader.
 - ``demo``: a synthetic class, graded end to end.
-- ``feedback``: how a feedback page shows the graded notebook (hidden tests summarised).
+- ``feedback``: how a feedback page shows the graded notebook (hidden tests summarised), made safe
+  to open (student HTML cleaned, the page audited, a Content-Security-Policy).
+- ``outputs``: outputs capped in bytes, per cell and per notebook, while the kernel runs and after.
 - ``isolation``: where student code runs: the bubblewrap sandbox, its zygote, the kernel
   launcher and the clean room.
 
