@@ -25,7 +25,7 @@ the inlined MathJax and CSS (docs/instructors.md gives the sizes).
 import re
 
 from nbgrader.preprocessors import Execute, LimitOutput, NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 MB = 10**6
 CELL_CAP = 2 * MB
@@ -181,6 +181,12 @@ class CappedExecute(Execute):
 
     cell_cap = Integer(CELL_CAP, help="most bytes of outputs a cell keeps").tag(config=True)
     notebook_cap = Integer(NOTEBOOK_CAP, help="most bytes of outputs a notebook keeps").tag(config=True)
+    # Widget state (and an Output widget's captured outputs) would be kept outside the caps; a feedback
+    # page runs no widget, so none is kept and what an Output widget shows goes to its cell, capped.
+    store_widget_state = Bool(False)
+
+    def on_comm_open_jupyter_widget(self, msg):
+        return None
 
     def preprocess(self, nb, resources=None, km=None):
         self._budgets, self._counts = {}, {}  # per cell index: its Budget, and how many outputs it held

@@ -151,6 +151,7 @@ def test_the_kernels_outputs_are_capped_while_it_runs():
         f"handle = display({{'text/plain': 'small'}}, raw=True, display_id=True)\n"
         f"handle.update({{'text/plain': 'u' * {HUGE}}}, raw=True)",
         "import sys\nfor _ in range(20):\n    print('z' * 1_000_000)\n    sys.stdout.flush()",
+        "import ipywidgets\nwith ipywidgets.Output():\n    for _ in range(10):\n        print('w' * 1_000_000)",
         f"raise ValueError('v' * {HUGE})",
         "print('honest')",
     ]
@@ -161,10 +162,11 @@ def test_the_kernels_outputs_are_capped_while_it_runs():
     sizes = [size(cell.outputs) for cell in notebook.cells]
     assert all(count <= CELL_CAP + 5000 for count in sizes), f"expected each cell within {CELL_CAP} bytes: {sizes}"
     assert sum(sizes) <= NOTEBOOK_CAP + 20_000, f"expected the notebook within {NOTEBOOK_CAP} bytes: {sum(sizes)}"
-    for index in range(4):
+    for index in range(5):
         outputs = notebook.cells[index].outputs
         assert notes(outputs), f"cell {index}: expected a note, found {[o.get('text', '')[:80] for o in outputs]}"
-    assert [output["output_type"] for output in notebook.cells[4].outputs][0] == "error", "the error must stay an error"
+    assert [output["output_type"] for output in notebook.cells[5].outputs][0] == "error", "the error must stay an error"
+    assert not executor.widget_state, "expected no widget state kept outside the caps"
     assert notebook.cells[-1].outputs[0]["text"] == "honest\n", notebook.cells[-1].outputs
     assert len(json.dumps(notebook)) < NOTEBOOK_CAP + 100_000
 
