@@ -242,10 +242,21 @@ class FeedbackExporter(HTMLExporter):
         html, resources = super().from_notebook_node(nb, resources, **kw)
         html = UNREACHABLE_FONTS.sub("", self_contained_math(html, has_math(nb)))
         problems = unsafe_markup(html)
-        if problems:
-            raise UnsafeFeedback(f"the feedback page for {(resources or {}).get('nbgrader', {}).get('notebook')} "
-                                 f"still holds {'; '.join(problems[:5])}; it was not written")
+        if problems:  # never expected: the cleaning above should leave nothing; fail closed, for this page only
+            name = (resources or {}).get("nbgrader", {}).get("notebook", "notebook")
+            LOG.warning("feedback page for %s replaced: it still held %s", name, "; ".join(problems[:5]))
+            html = refused_page(name, problems)
         return with_csp(html), resources
+
+
+def refused_page(name, problems):
+    """The page written in place of one that failed the audit (nbgrader would drop the student's every
+    page if the exporter raised)."""
+    items = "".join(f"<li>{html_lib.escape(problem)}</li>" for problem in problems[:20])
+    return (f'<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>{html_lib.escape(name)}</title>\n'
+            f"</head>\n<body>\n<h1>{html_lib.escape(name)}: feedback not shown</h1>\n<p>The page held markup that "
+            f"could run in a browser, so it was not written. The autograded notebook has the outputs.</p>\n"
+            f"<ul>{items}</ul>\n</body>\n</html>\n")
 
 
 # ----------------------------------------------------------------------------- the finished page
