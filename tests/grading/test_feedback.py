@@ -371,3 +371,21 @@ def test_an_unsafe_page_is_not_written(monkeypatch, fresh_mathjax):
     html = grader_page(markdown_page(f"<img src=x onerror=\"{pwn('x')}\">"))
     assert "feedback not shown" in html and "&lt;img onerror&gt;" in html, f"expected the refusal page, found {html}"
     assert unsafe_markup(html) == [] and "__pwned" not in html, "the refusal page itself must be safe"
+
+
+ESCAPED_TAG = re.compile(r"&lt;/?[a-zA-Z][^&]{0,30}")
+
+
+@pytest.mark.parametrize("notebook_id", sorted(course.read_assignment()))
+def test_the_course_pages_lose_nothing_to_the_cleaning(notebook_id):
+    """Each course notebook's page, cleaned, has the images, tables and code of the uncleaned one, and no
+    markup of the course's own shown as text."""
+    notebook = nbformat.read(str(course.release_dir() / course.ASSIGNMENT / f"{notebook_id}.ipynb"), as_version=4)
+    cleaned, plain = (page[page.index('id="notebook-container"'):]  # the notebook, not the template's head
+                      for page in (grader_page(notebook), unsanitised_page(notebook)))
+    for tag in ("<img", "<table", "<code", "<h2", "<a "):
+        assert cleaned.count(tag) == plain.count(tag), (
+            f"{notebook_id}: expected {plain.count(tag)} {tag}> as without cleaning, found {cleaned.count(tag)}")
+    shown = [tag for tag in set(ESCAPED_TAG.findall(cleaned))
+             if ESCAPED_TAG.findall(cleaned).count(tag) > ESCAPED_TAG.findall(plain).count(tag)]
+    assert not shown, f"{notebook_id}: the cleaning turned the course's own markup into text: {shown}"
