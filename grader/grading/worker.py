@@ -267,9 +267,8 @@ class StudentGrader:
         from nbgrader.converters import Autograde
 
         self.fresh_sandbox()
-        for path in files:
-            shutil.copyfile(path, os.path.join(self.sandbox.workdir, path.name))
-            os.chmod(os.path.join(self.sandbox.workdir, path.name), 0o644)
+        for path in files:  # into a folder the student can write: never through a planted symlink
+            self.sandbox.put_file("work", path.name, path.read_bytes())
         coursedir = nbgrader_bridge.course_directory(
             paths["course"], self.config, assignment_id=job.assignment_id,
             student_id=job.student_id, notebook_id=notebook_id,

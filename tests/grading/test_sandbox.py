@@ -1,4 +1,7 @@
 """Unit tests of the sandbox's process helpers (grader.grading.isolation.sandbox)."""
+import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -101,3 +104,104 @@ def test_without_bubblewrap_the_batch_still_grades_and_warns(tmp_path, monkeypat
     assert sum(test.score for test in student.notebooks["01_model_inputs"].tests.values()) == 3
     assert ("WARNING: reduced isolation: bubblewrap is switched off for this test; so there are no network"
             in summary_text(report))
+
+
+# ---------------------------------------------------------------- root never follows a student's symlink
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+STUDENT_UID = 1_234_567
+
+
+def host_file(tmp_path):
+    """A root-owned file outside the student's area: what a planted symlink aims at."""
+    target = tmp_path / "host" / "gradebook.db"
+    target.parent.mkdir()
+    target.write_text("the class's grades")
+    return target
+
+
+def assert_untouched(target):
+    assert target.read_text() == "the class's grades", f"root wrote through a planted symlink: {target.read_text()!r}"
+    assert target.stat().st_uid == 0, f"root chowned {target} through a planted symlink to uid {target.stat().st_uid}"
+
+
+@needs_root
+def test_the_launcher_writes_no_connection_file_through_a_planted_symlink(tmp_path):
+    from grader.grading.isolation import launcher
+
+    target = host_file(tmp_path)
+    area = tmp_path / "area"
+    (area / "run").mkdir(parents=True)
+    (area / "run" / "kernel-connection.json").symlink_to(target)
+    launcher.write_connection(str(area), {"transport": "ipc", "key": "k"}, STUDENT_UID)
+    assert_untouched(target)
+    written = area / "run" / "kernel-connection.json"
+    assert not written.is_symlink() and json.loads(written.read_text()) == {"transport": "ipc", "key": "k"}
+    assert written.stat().st_uid == STUDENT_UID and written.stat().st_mode & 0o777 == 0o600
+
+
+@needs_root
+def test_the_launcher_refuses_a_run_folder_that_is_a_symlink(tmp_path):
+    from grader.grading.isolation import launcher
+
+    target = host_file(tmp_path)
+    area = tmp_path / "area"
+    area.mkdir()
+    (area / "run").symlink_to(target.parent)
+    with pytest.raises(OSError):
+        launcher.write_connection(str(area), {"transport": "ipc"}, STUDENT_UID)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["gradebook.db"], "a file was made in the host folder"
+    assert_untouched(target)
+
+
+@needs_root
+def test_make_area_replaces_planted_symlinks_instead_of_chowning_their_targets(tmp_path):
+    target = host_file(tmp_path)
+    contained = sandbox.StudentSandbox(tmp_path / "student", STUDENT_UID)
+    os.makedirs(contained.area)
+    os.symlink(target.parent, os.path.join(contained.area, "run"))
+    os.symlink(target, os.path.join(contained.area, "tmp"))
+    contained.make_area()
+    assert_untouched(target)
+    assert target.parent.stat().st_uid == 0, "the host folder behind the planted `run` symlink was chowned"
+    for name in sandbox.StudentSandbox.AREA_FOLDERS:
+        path = os.path.join(contained.area, name)
+        assert not os.path.islink(path) and os.path.isdir(path), f"{name} should be a real folder again"
+        assert os.stat(path).st_uid == STUDENT_UID, f"{name} is not owned by the student"
+
+
+@needs_root
+def test_files_put_into_work_do_not_follow_a_planted_symlink(tmp_path):
+    target = host_file(tmp_path)
+    contained = sandbox.StudentSandbox(tmp_path / "student", STUDENT_UID)
+    os.makedirs(contained.area)
+    contained.make_area()
+    os.symlink(target, os.path.join(contained.workdir, "01_model_inputs.ipynb"))
+    contained.put_file("work", "01_model_inputs.ipynb", b"{}")
+    assert_untouched(target)
+    with open(os.path.join(contained.workdir, "01_model_inputs.ipynb"), "rb") as handle:
+        assert handle.read() == b"{}"
+    shutil.rmtree(contained.workdir)
+    os.symlink(target.parent, contained.workdir)
+    with pytest.raises(OSError):
+        contained.put_file("work", "02_generator.ipynb", b"{}")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["gradebook.db"]
+
+
+def test_the_zygotes_socket_name_reveals_no_host_path(tmp_path):
+    import socket
+
+    path = tmp_path / "control" / "zygote.sock"
+    path.parent.mkdir()
+    listener = sandbox.bind_quietly(str(path))
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect(str(path))
+        accepted, _ = listener.accept()
+        names = [accepted.getsockname(), accepted.getpeername(), listener.getsockname()]
+        accepted.close()
+    finally:
+        client.close()
+        listener.close()
+    assert all(isinstance(name, str) for name in names), f"expected Unix socket names (str), found {names!r}"
+    assert not any(str(tmp_path) in name for name in names), f"a socket name shows the host path: {names}"
+    assert path.exists() and oct(path.stat().st_mode & 0o777) == "0o600"

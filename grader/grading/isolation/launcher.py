@@ -9,6 +9,9 @@ zygote (grader.grading.isolation.zygote) for a kernel, and exits when the kernel
 * Transport: the kernel's sockets are Unix sockets (jupyter_client's ``ipc`` transport) in the
   student's area, which the sandbox sees under another path; the launcher rewrites the path.
   TCP on 127.0.0.1 would not reach a kernel in its own network namespace.
+* The launcher runs as root and writes into the student's area, which student code can write:
+  the connection file is created without following a symlink (sandbox.open_beneath), so a
+  planted ``run/kernel-connection.json -> /some/host/file`` gets nothing written or chowned.
 * Interrupts: the kernelspec says ``interrupt_mode: message``, so a cell timeout interrupts
   the cell through the control channel; signals could not cross into the sandbox's PID
   namespace.
@@ -20,7 +23,7 @@ import os
 import signal
 import sys
 
-from grader.grading.isolation import zygote
+from grader.grading.isolation import sandbox, zygote
 
 KERNEL_NAME = "gan-sandbox"
 MODULE = "grader.grading.isolation.launcher"  # what the kernelspec runs with python -m
@@ -51,6 +54,12 @@ def write_launch_file(path, student_sandbox):
         json.dump(launch, handle, indent=1, sort_keys=True)
 
 
+def write_connection(area, connection, uid):
+    """``area/run/kernel-connection.json``, a new file owned by ``uid``; no symlink is followed."""
+    with sandbox.open_beneath(area, ["run", "kernel-connection.json"], 0o600, uid=uid) as handle:
+        handle.write(json.dumps(connection).encode())
+
+
 def launch_kernel(launch_file, connection_file):
     """Entry point of the kernelspec: get a kernel from the zygote and stand in for it."""
     with open(launch_file) as handle:
@@ -61,10 +70,7 @@ def launch_kernel(launch_file, connection_file):
     if connection.get("transport") == "ipc" and connection["ip"].startswith(area):
         connection["ip"] = inside + connection["ip"][len(area):]
     private = os.path.join(area, "run", "kernel-connection.json")
-    with open(private, "w") as handle:
-        json.dump(connection, handle)
-    if launch.get("uid") is not None:
-        os.chown(private, launch["uid"], launch["uid"])
+    write_connection(area, connection, launch.get("uid"))
     request = {"kind": "kernel", "connection_file": inside + private[len(area):], "workdir": launch["workdir"],
                "env": {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}}
     reply = zygote.request(launch["zygote"], request, timeout=120)

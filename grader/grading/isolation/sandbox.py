@@ -19,8 +19,13 @@ why; the zygote then runs as a plain child process and the batch prints a reduce
 warning. Memory and wall-clock limits are enforced from outside in both cases by
 :class:`Watchdog` (RLIMIT_AS would break TensorFlow, which reserves huge virtual ranges).
 
+Root never follows a path in a folder that the student can write: files there are made
+relative to directory descriptors opened with ``O_NOFOLLOW``, and created with ``O_EXCL``
+(:func:`open_beneath`).
+
 This module must stay import-light: the zygote imports it before any student code.
 """
+import errno
 import functools
 import os
 import resource
@@ -183,7 +188,7 @@ class StudentSandbox:
     ``area/`` is the student's writable area (home, ``tmp``, ``work`` = the kernels' current
     folder, ``run`` = the kernels' sockets), a capped tmpfs when contained; ``control/`` holds the
     zygote's socket, which student code cannot reach (it is passed into the sandbox as a file
-    descriptor).
+    descriptor, and its name there reveals no host path).
     """
 
     AREA_FOLDERS = ("tmp", "work", "run")
@@ -226,12 +231,7 @@ class StudentSandbox:
                            capture_output=True)
             self.mounted = True
         self.make_area()
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if os.path.exists(self.socket_path):
-            os.unlink(self.socket_path)
-        listener.bind(self.socket_path)
-        os.chmod(self.socket_path, 0o600)
-        listener.listen(16)
+        listener = bind_quietly(self.socket_path)
         home = INSIDE_HOME if self.contained else self.area
         zygote = [sys.executable, "-m", "grader.grading.isolation.zygote", "serve", str(listener.fileno()),
                   "warm" if self.warm_kernels else "cold"]
@@ -272,11 +272,26 @@ class StudentSandbox:
         return None
 
     def make_area(self):
-        for name in self.AREA_FOLDERS:
-            path = os.path.join(self.area, name)
-            os.makedirs(path, mode=0o700, exist_ok=True)
-            if self.uid is not None:
-                os.chown(path, self.uid, self.uid)
+        """The area's folders, owned by the student; whatever the student left in their place
+        (a symlink to a host file, say) is removed, never followed."""
+        area = os.open(self.area, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            for name in self.AREA_FOLDERS:
+                folder = _own_folder(area, name)
+                try:
+                    if self.uid is not None:
+                        os.fchown(folder, self.uid, self.uid)
+                    os.fchmod(folder, 0o700)
+                finally:
+                    os.close(folder)
+        finally:
+            os.close(area)
+
+    def put_file(self, folder, name, data, mode=0o644):
+        """Write a new root-owned file ``name`` into ``folder`` of the area (e.g. "work")."""
+        with open_beneath(self.area, [folder, name], mode) as handle:
+            handle.write(data)
+
 
     def alive(self):
         return self.process is not None and self.process.poll() is None and (
@@ -323,6 +338,69 @@ class StudentSandbox:
         if self.mounted:
             subprocess.run(["umount", "--lazy", self.area], capture_output=True)
             self.mounted = False
+
+
+def bind_quietly(path):
+    """A listening Unix socket at ``path`` whose name, as the accepted connections report it,
+    is ``/proc/self/fd/N/NAME``: a kernel that inherits a connection learns no host path."""
+    folder = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            os.unlink(os.path.basename(path), dir_fd=folder)
+        except FileNotFoundError:
+            pass
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(f"/proc/self/fd/{folder}/{os.path.basename(path)}")
+        os.chmod(os.path.basename(path), 0o600, dir_fd=folder)
+    finally:
+        os.close(folder)
+    listener.listen(16)
+    return listener
+
+
+def _own_folder(parent, name):
+    """A descriptor of the real folder ``name`` in the folder ``parent`` (a descriptor): made if
+    missing, and made afresh if something else (a symlink, a file) is there."""
+    for _ in range(3):
+        try:
+            os.mkdir(name, 0o700, dir_fd=parent)
+        except FileExistsError:
+            pass
+        try:
+            return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+        except OSError as error:
+            if error.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            os.unlink(name, dir_fd=parent)  # a symlink or a file: removed, never followed
+    raise OSError(errno.EEXIST, f"{name} keeps being replaced")
+
+
+def open_beneath(top, names, mode=0o644, uid=None):
+    """A new file ``top/names[0]/.../names[-1]``, opened for writing (binary) without following a
+    symlink anywhere below ``top``: each folder is opened with O_NOFOLLOW, and the file is created
+    with O_EXCL after whatever was there is removed. ``uid``: who owns the file."""
+    folder = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for name in names[:-1]:
+            inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        try:
+            os.unlink(names[-1], dir_fd=folder)
+        except FileNotFoundError:
+            pass
+        fd = os.open(names[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
+                     dir_fd=folder)
+    finally:
+        os.close(folder)
+    try:
+        if uid is not None:
+            os.fchown(fd, uid, uid)
+        os.fchmod(fd, mode)
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "wb")
 
 
 def _exists(pid):
