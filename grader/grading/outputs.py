@@ -11,10 +11,11 @@ all of it in the grading process's memory while the kernel ran. Here:
   to the executed notebook (what arrived otherwise: the error nbgrader adds from an execute reply,
   display updates).
 
-Where anything is cut, a stdout line says so: "[autograder] output cut: 31.4 MB over the 2 MB cap
-of a cell". A cut never changes a score: nbgrader scores a test cell by its first error, stderr
-or execute_result output (0 for an error or stderr, a partial grade for a number), so that output
-is always kept, shortened if needed, with its type, its stream and its number; the note is stdout.
+Where anything is cut, a line of plain text says so: "[autograder] output cut: 31.4 MB over the
+2 MB cap of a cell" (a text/plain display_data, not a stream, which LimitOutput, run next, could
+drop). A cut never changes a score: nbgrader scores a test cell by its first error, stderr or
+execute_result output (0 for an error or stderr, a partial grade for a number), so that output is
+always kept, shortened if needed, with its type, its stream and its number; the note scores nothing.
 
 The caps keep an honest notebook whole: the course's biggest figure, an epoch grid of noise-like
 early samples as PNG, is well under a cell's cap, and notebook 07, the one with most figures, is
@@ -123,18 +124,19 @@ class Budget:
         return kept
 
     def note(self):
-        """The stdout line saying what was cut (None if nothing was)."""
+        """The line saying what was cut (None if nothing was)."""
         if not self.cut:
             return None
         cap, scope = ((self.notebook_cap, "the notebook") if self.by_notebook else (self.cell_cap, "a cell"))
-        return {"output_type": "stream", "name": "stdout",
-                "text": NOTE.format(cut=megabytes(self.cut), cap=megabytes(cap), scope=scope)}
+        return {"output_type": "display_data", "metadata": {},
+                "data": {"text/plain": NOTE.format(cut=megabytes(self.cut), cap=megabytes(cap), scope=scope)}}
 
 
 def is_note(output):
     """Whether ``output`` is a cut note (as the last output of a cell, where the running kernel's cap puts it)."""
-    return (isinstance(output, dict) and output.get("output_type") == "stream" and output.get("name") == "stdout"
-            and NOTE_LINE.fullmatch(output.get("text", "")) is not None)
+    return (isinstance(output, dict) and output.get("output_type") == "display_data"
+            and set(output.get("data", {})) == {"text/plain"} and not output.get("metadata")
+            and NOTE_LINE.fullmatch(str(output["data"]["text/plain"])) is not None)
 
 
 def cap_outputs(outputs, notebook_left, cell_cap=CELL_CAP, notebook_cap=NOTEBOOK_CAP):

@@ -104,7 +104,8 @@ class StudentGrader:
         sandbox.make_private_dir(self.root)
         self.sandbox = sandbox.StudentSandbox(
             self.root / "sandbox", self.uid, hide=settings.hide, contained=self.contained,
-            warm_kernels=settings.warm_kernels, log_path=str(self.root / "zygote.log"))
+            warm_kernels=settings.warm_kernels, log_path=str(self.root / "zygote.log"),
+            memory_bytes=settings.memory_mb * 2**20)
         self.config = nbgrader_bridge.load_config(**{
             "Execute.timeout": settings.timeout,
             "Execute.kernel_name": launcher.KERNEL_NAME,
@@ -125,14 +126,14 @@ class StudentGrader:
         os.environ["JUPYTER_RUNTIME_DIR"] = str(sandbox.make_private_dir(self.root / "runtime"))
         os.environ["MPLBACKEND"] = "Agg"
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        self.watchdog = sandbox.Watchdog(settings.memory_mb * 2**20)
+        self.watchdog = sandbox.Watchdog(settings.memory_mb * 2**20, sandbox=self.sandbox)
 
     # ------------------------------------------------------------------ processes
     def student_processes(self):
         return self.sandbox.processes()
 
     def stop_student_processes(self):
-        sandbox.kill_all(self.student_processes)
+        self.sandbox.stop_processes()
 
     def fresh_sandbox(self):
         """A running sandbox with an empty home, ready for the next notebook or re-check."""
@@ -152,6 +153,8 @@ class StudentGrader:
         try:
             with self.timed("sandbox start (TensorFlow imported in the zygote)"):
                 self.sandbox.start()
+            if self.contained and self.sandbox.cgroup_problem:
+                student.isolation_note = sandbox.cgroup_note(self.sandbox.cgroup_problem)
             for notebook_id in sorted(self.source_notebooks):
                 student.notebooks[notebook_id], flags = self.grade_notebook(paths, job, notebook_id)
                 student.flags.extend(flags)

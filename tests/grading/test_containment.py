@@ -10,8 +10,15 @@ local pool and once more on a Dask cluster of two worker processes; every test a
   student's executed notebook or feedback;
 * the byte and file caps of the student's home hold (ENOSPC);
 * killing its parent process hurts nobody;
-* every hostile student still scores full marks, the control student is unaffected, and no
-  process of a student uid (or of the grader's helpers) outlives the batch.
+* no inherited file descriptor or socket name shows a host path;
+* memory held as memfd and in /dev/shm counts against the cgroup's cap, and a fork bomb stops
+  at its pids cap: that notebook scores 0 with the reason, the student's next notebook and
+  every other student are unaffected;
+* a process whose leader has exited (pthread_exit) while its thread plants symlinks to the
+  template gradebook does not outlive its notebook, and nobody's grades change;
+* every other hostile student still scores full marks, the control student is unaffected, no
+  process of a student uid (or of the grader's helpers) outlives the batch, and no cgroup of
+  the batch is left.
 """
 import os
 import secrets
@@ -55,6 +62,14 @@ def attack():
                 print("PROCESS", pid, open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\\0", b" ")[:300])
             except OSError as error:
                 print("UNREADABLE", pid, type(error).__name__)
+    import socket
+    for fd in sorted(int(name) for name in os.listdir("/proc/self/fd")):
+        try:
+            print("FD", fd, os.readlink(f"/proc/self/fd/{fd}"))
+            with socket.socket(fileno=os.dup(fd)) as inherited:
+                print("SOCKET", fd, inherited.getsockname(), inherited.getpeername())
+        except OSError as error:
+            print("NOT A CONNECTED SOCKET", fd, type(error).__name__)
 ''',
     "disk": '''
 def attack():
@@ -105,7 +120,74 @@ def attack():
     print("KILLING PARENT", os.getppid())
     os.kill(os.getppid(), signal.SIGKILL)
 ''',
+    "memory": '''
+def attack():
+    import mmap, os
+    with open("/dev/shm/held", "wb") as handle:
+        for _ in range(400):
+            handle.write(b"x" * 2**20)
+    print("SHM HELD 400 MiB", flush=True)
+    held = []
+    for index in range(9):
+        fd = os.memfd_create("held")
+        os.ftruncate(fd, 200 * 2**20)
+        region = mmap.mmap(fd, 200 * 2**20)
+        region.write(b"x" * 200 * 2**20)
+        held.append(region)
+        print("MEMFD HELD", (index + 1) * 200, "MiB", flush=True)
+''',
+    "forkbomb": '''
+def attack():
+    import subprocess, time
+    subprocess.Popen(["/bin/sh", "-c", "bomb() { bomb & bomb; }; bomb"], stderr=subprocess.DEVNULL)
+    print("FORK BOMB STARTED", flush=True)
+    time.sleep(3600)
+''',
+    "survivor": '''
+def attack():
+    import ctypes, os, threading, time
+    if os.fork():
+        time.sleep(1)
+        print("SURVIVOR STARTED", flush=True)
+        return
+    os.setsid()
+    def plant():
+        ctypes.CDLL(None).prctl(15, b"gan-survivor", 0, 0, 0)  # PR_SET_NAME
+        held = bytearray(200 * 2**20)
+        for index in range(0, len(held), 4096):
+            held[index] = 1
+        home = os.path.expanduser("~")
+        template = "../../../../template/gradebook.db"  # from the area's run/ to the batch's template
+        while True:
+            for link, target in (("run/kernel-connection.json", template), ("work/02_generator.ipynb", template),
+                                 ("shm", "../../../../template")):
+                path = os.path.join(home, link)
+                try:
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        os.rename(path, path + "-moved")
+                    elif os.path.lexists(path):
+                        os.unlink(path)
+                    os.symlink(target, path)
+                except OSError:
+                    pass
+            time.sleep(0.02)
+    threading.Thread(target=plant).start()
+    time.sleep(0.5)
+    ctypes.CDLL(None).pthread_exit(None)
+''',
 }
+LIMITED = {"memory": "used more than 1500 MiB of memory", "forkbomb": "more than 1024 processes and threads"}
+FIND_SURVIVORS = '''
+import os as _os
+_found = []
+for _pid in _os.listdir("/proc"):
+    try:
+        if _pid.isdigit() and open(f"/proc/{_pid}/comm").read().strip() == "gan-survivor":
+            _found.append(_pid)
+    except OSError:
+        pass
+print("SURVIVORS", _found)
+'''
 
 
 ONCE = '''
@@ -159,6 +241,8 @@ def write_class(submitted, answers, ports):
     demo.write_submission(submitted, "victim", victim, notebooks=[INPUTS])
     for name, attack in ATTACKS.items():
         hostile = {**both, INPUTS: {"model_inputs": hostile_answer(correct, attack, ports)}}
+        if name == "survivor":  # its next notebook looks for the process left by the first
+            hostile[GENERATOR] = {**both[GENERATOR], "generator": both[GENERATOR]["generator"] + FIND_SURVIVORS}
         demo.write_submission(submitted, name, hostile, notebooks=[INPUTS, GENERATOR])
 
 
@@ -188,6 +272,18 @@ def processes_left(since, grace=15):
     return left
 
 
+def batch_cgroups(before=()):
+    """The grader's cgroup subtrees under this test process's own cgroups, but those in ``before``."""
+    from grader.grading.isolation import cgroups
+
+    try:
+        _, own = cgroups.own_cgroups()
+    except cgroups.CgroupError:
+        return []
+    return sorted({os.path.join(folder, entry) for folder in own.values() for entry in os.listdir(folder)
+                   if cgroups.NAME.match(entry)} - set(before))
+
+
 def grade_on_dask(submitted, out):
     from distributed import LocalCluster
 
@@ -203,6 +299,7 @@ def grade_on_dask(submitted, out):
 def graded(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"hostile-{request.param}")
     started = time.time()
+    before = batch_cgroups()
     listener = Listener()
     secret_process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", SECRET])
     answers = demo.reference_answers()
@@ -214,11 +311,12 @@ def graded(request, tmp_path_factory):
         else:
             report = grade_on_dask(folder / "submitted", folder / "out")
         left = processes_left(started)
+        cgroups_left = batch_cgroups(before)
     finally:
         secret_process.kill()
         listener.server.close()
     return {"report": report, "out": folder / "out", "received": listener.received, "left": left,
-            "port": listener.port}
+            "port": listener.port, "cgroups_left": cgroups_left}
 
 
 def outputs_of(graded, student_id, notebook=INPUTS):
@@ -246,12 +344,14 @@ def score(graded, student_id, notebook):
 def test_every_hostile_student_scores_full_marks_and_the_control_is_unaffected(graded):
     wrong = []
     for student_id in ["control", *ATTACKS]:
-        for notebook, points in ((INPUTS, 3), (GENERATOR, 7)):
+        for notebook, points in ((INPUTS, 0 if student_id in LIMITED else 3), (GENERATOR, 7)):
             if score(graded, student_id, notebook) != points:
                 wrong.append(f"{student_id}/{notebook}: {score(graded, student_id, notebook)} instead of {points}")
     assert score(graded, "victim", INPUTS) == 3
     assert not wrong, wrong
     assert not graded["report"]["isolation_notes"], graded["report"]["isolation_notes"]
+    out = graded["out"]
+    assert (out / "grades.csv").is_file() and (out / "gradebook.db").is_file(), "the batch ended without grades"
 
 
 def test_nothing_reaches_a_listener_on_the_loopback(graded):
@@ -265,6 +365,35 @@ def test_other_processes_are_invisible(graded):
     text = outputs_of(graded, "processes")
     assert SECRET not in text, "another process's command line was readable from the sandbox"
     assert "pytest" not in text and "grader.grading.worker" not in text
+
+
+def test_no_inherited_descriptor_or_socket_name_shows_a_host_path(graded):
+    text = printed(graded, "processes")
+    assert "FD 0" in text and "SOCKET" in text, f"expected the kernel's descriptors to be listed, found {text[-500:]!r}"
+    for host in ("gan-grading-", "student-0", "/sandbox/control", str(graded["out"].parent)):
+        assert host not in text, f"a descriptor or socket name in the kernel shows the host path {host!r}"
+    assert "/proc/self/fd/" in text, "expected the zygote's connection to be named /proc/self/fd/N/zygote.sock"
+
+
+def test_hitting_a_kernel_enforced_cap_costs_that_notebook_only(graded):
+    text = printed(graded, "memory")
+    assert "MEMFD HELD 1800 MiB" not in text, "memfd and /dev/shm together held more than the 1500 MiB cap"
+    for student_id, reason in LIMITED.items():
+        student = next(s for s in graded["report"]["students"] if s.student_id == student_id)
+        problems = student.notebooks[INPUTS].problems
+        assert any(reason in problem for problem in problems), (
+            f"expected {student_id}'s problems to say {reason!r}, found {problems}")
+        assert score(graded, student_id, GENERATOR) == 7, f"{student_id}'s next notebook lost marks"
+
+
+def test_a_survivor_with_an_exited_leader_dies_with_its_notebook_and_the_template_holds(graded):
+    assert "SURVIVOR STARTED" in printed(graded, "survivor"), "the survivor attack did not run"
+    text = printed(graded, "survivor", GENERATOR)
+    assert "SURVIVORS []" in text, f"a process of the first notebook was alive in the next one: {text[-300:]!r}"
+    for student_id in ("control", "victim", *ATTACKS):
+        student = next(s for s in graded["report"]["students"] if s.student_id == student_id)
+        assert not student.internal_error, f"{student_id}: {student.internal_error}"
+        assert not any("database" in p for r in student.notebooks.values() for p in r.problems), student_id
 
 
 def test_the_home_is_capped_in_bytes_and_in_files(graded):
@@ -288,3 +417,12 @@ def test_killing_the_parent_harms_nothing(graded):
 
 def test_no_student_process_outlives_the_batch(graded):
     assert graded["left"] == []
+
+
+def test_no_cgroup_of_the_batch_is_left(graded):
+    from grader.grading.isolation import cgroups
+
+    _, own = cgroups.own_cgroups()
+    left = [entry for folder in own.values() for entry in os.listdir(folder) if cgroups.NAME.match(entry)
+            and not os.path.exists(f"/proc/{entry.split('-')[2]}")]
+    assert graded["cgroups_left"] == [] and left == [], f"cgroups left by the batch: {graded['cgroups_left']} {left}"

@@ -56,7 +56,9 @@ def capped(notebook):
 
 
 def notes(outputs):
-    return [output.get("text", "") for output in outputs if "[autograder] output cut" in output.get("text", "")]
+    texts = [str(output.get("data", {}).get("text/plain", "")) for output in outputs
+             if output.get("output_type") == "display_data"]
+    return [text for text in texts if text.startswith("[autograder] output cut")]
 
 
 def test_an_honest_notebook_is_unchanged():
@@ -67,12 +69,12 @@ def test_an_honest_notebook_is_unchanged():
     assert capped(honest) == honest, "expected CapOutputs to leave a notebook within the caps exactly as it was"
 
 
-def test_one_huge_line_is_cut_to_the_cell_cap_with_a_note_on_stdout():
+def test_one_huge_line_is_cut_to_the_cell_cap_with_a_note_in_plain_text():
     outputs, _ = cap_outputs([stdout("x" * HUGE)], NOTEBOOK_CAP)
-    assert [output["output_type"] for output in outputs] == ["stream", "stream"], outputs
+    assert [output["output_type"] for output in outputs] == ["stream", "display_data"], outputs
     assert CELL_CAP - 100 < size(outputs[0]) <= CELL_CAP, f"expected {CELL_CAP} bytes kept, found {size(outputs[0])}"
-    assert outputs[1] == {"output_type": "stream", "name": "stdout",
-                          "text": "[autograder] output cut: 28.0 MB over the 2 MB cap of a cell\n"}, outputs[1]
+    assert outputs[1] == {"output_type": "display_data", "metadata": {}, "data": {
+        "text/plain": "[autograder] output cut: 28.0 MB over the 2 MB cap of a cell\n"}}, outputs[1]
 
 
 def test_capping_again_changes_nothing_and_keeps_the_note():
@@ -86,7 +88,7 @@ def test_capping_again_changes_nothing_and_keeps_the_note():
 def test_a_huge_display_is_dropped_and_said(mime):
     outputs, _ = cap_outputs([stdout("before\n"), new("display_data", data={mime: "A" * HUGE})], NOTEBOOK_CAP)
     assert outputs[0]["text"] == "before\n" and len(outputs) == 2, outputs
-    assert "output cut: 30.0 MB over the 2 MB cap of a cell" in outputs[1]["text"], outputs[1]
+    assert "output cut: 30.0 MB over the 2 MB cap of a cell" in notes(outputs)[0], outputs[1]
 
 
 def test_every_output_type_counts():
@@ -132,6 +134,16 @@ def test_a_cut_never_changes_the_score_nbgrader_reads(outputs):
     assert after == before, f"expected nbgrader's grade {before} to survive the cut, found {after}"
     assert all(output.get("name") != "stderr" or any(o.get("name") == "stderr" for o in outputs) for output in kept), (
         "the cut added a stderr output, which nbgrader scores as a failure")
+
+
+def test_the_note_survives_nbgraders_line_limit():
+    """LimitOutput (after the running kernel's cap) drops stream outputs past its line limit: not the note."""
+    from nbgrader.preprocessors import LimitOutput
+
+    outputs, _ = cap_outputs([stdout("line\n" * 10)] * 200_000, NOTEBOOK_CAP)
+    cell = nbformat.v4.new_code_cell("flood()", outputs=[nbformat.from_dict(output) for output in outputs])
+    LimitOutput().preprocess_cell(cell, {}, 0)
+    assert len(notes(cell.outputs)) == 1, f"expected the note to stay, found {[o['output_type'] for o in cell.outputs]}"
 
 
 def test_autograde_runs_the_capped_execute_and_caps_before_the_scores_are_read():

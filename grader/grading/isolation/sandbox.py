@@ -12,12 +12,17 @@ user namespace:
 * a private home and ``/tmp`` on one tmpfs capped in bytes *and* in inodes (``nr_inodes``),
   mounted by the student's grading process in its own mount namespace and bound in;
 * a real unprivileged uid, one per student (``setpriv``), with no capabilities or groups;
-* ``--die-with-parent``: when the student's grading process ends, so does the sandbox.
+* ``--die-with-parent``: when the student's grading process ends, so does the sandbox;
+* a cgroup of its own (grader.grading.isolation.cgroups), joined before bwrap starts: the
+  kernel caps every page the student's processes hold and how many processes and threads run,
+  its task list says which processes are the student's, and kills go through its freezer.
 
 Where bwrap cannot run (not Linux, not root, not installed), :func:`containment_problem` says
 why; the zygote then runs as a plain child process and the batch prints a reduced-isolation
-warning. Memory and wall-clock limits are enforced from outside in both cases by
-:class:`Watchdog` (RLIMIT_AS would break TensorFlow, which reserves huge virtual ranges).
+warning. Where no cgroup can be made, :attr:`StudentSandbox.cgroup_problem` says why (the
+student's reduced-isolation note) and the memory cap falls back to :class:`Watchdog` polling the
+processes' RSS. The wall-clock limit is the Watchdog's in every case (RLIMIT_AS would break
+TensorFlow, which reserves huge virtual ranges).
 
 Root never follows a path in a folder that the student can write: files there are made
 relative to directory descriptors opened with ``O_NOFOLLOW``, and created with ``O_EXCL``
@@ -40,7 +45,8 @@ import time
 from grader.course import PACKAGE_DIR, find_course_root
 
 MAX_FILE_BYTES = 512 * 2**20
-MAX_PROCESSES = 1024  # threads count too, and TensorFlow starts many
+MAX_PROCESSES = 1024  # the cgroup's pids cap; threads count too, and TensorFlow starts many
+MAX_UID_PROCESSES = MAX_PROCESSES + 256  # RLIMIT_NPROC: the fallback, above the cgroup's cap so that it reports
 DISK_BYTES = 512 * 2**20  # the student's home and /tmp together
 DISK_FILES = 20_000
 INSIDE_HOME = "/home/student"  # the student's writable area, as seen from inside the sandbox
@@ -88,6 +94,13 @@ def containment_problem():
 def isolation_note(problem):
     """The reduced-isolation warning for ``problem`` (None when contained)."""
     return problem and f"{problem}; so there are {REDUCED}"
+
+
+def cgroup_note(problem):
+    """The reduced-isolation note of a sandbox that runs without a cgroup because of ``problem``."""
+    return (f"no cgroup could be made for the student ({problem}); so the memory cap is only the "
+            "watchdog's poll of the processes' RSS, which memfd, shared memory, tmpfs files and the "
+            "threads of exited leaders escape, and there is no process cap but RLIMIT_NPROC")
 
 
 # ---------------------------------------------------------------- the bwrap command line
@@ -155,7 +168,9 @@ def bwrap_arguments(uid, area, hide, empty_folder=None):
     # read-only and TMPDIR (the home's tmp) is the student's only temporary folder.
     own_tmp = not any(path == "/tmp" or path.startswith("/tmp/") for path in binds.bound)
     if area is not None:
-        arguments += ["--bind", str(area), INSIDE_HOME, "--chdir", INSIDE_HOME]
+        # /dev/shm is a folder of the capped home, emptied between notebooks like the rest of it
+        arguments += ["--bind", str(area), INSIDE_HOME, "--chdir", INSIDE_HOME,
+                      "--bind", os.path.join(area, "shm"), "/dev/shm"]
         if own_tmp:
             arguments += ["--bind", os.path.join(area, "tmp"), "/tmp"]
     elif own_tmp:
@@ -185,16 +200,19 @@ class StudentSandbox:
     """The sandbox of one student, started by that student's grading process.
 
     ``root`` is the student's private folder on the host (root only). Inside it:
-    ``area/`` is the student's writable area (home, ``tmp``, ``work`` = the kernels' current
-    folder, ``run`` = the kernels' sockets), a capped tmpfs when contained; ``control/`` holds the
-    zygote's socket, which student code cannot reach (it is passed into the sandbox as a file
-    descriptor, and its name there reveals no host path).
+    ``area/`` is the student's writable area (home, ``tmp``, ``shm`` = /dev/shm, ``work`` = the
+    kernels' current folder, ``run`` = the kernels' sockets), a capped tmpfs when contained;
+    ``control/`` holds the zygote's socket, which student code cannot reach (it is passed into
+    the sandbox as a file descriptor, and its name there reveals no host path).
+
+    With ``memory_bytes``, a contained sandbox runs in a cgroup of its own (see the module's
+    docstring); :meth:`close` removes it.
     """
 
-    AREA_FOLDERS = ("tmp", "work", "run")
+    AREA_FOLDERS = ("tmp", "shm", "work", "run")
 
     def __init__(self, root, uid, hide=(), contained=True, warm_kernels=True, disk_bytes=DISK_BYTES,
-                 disk_files=DISK_FILES, log_path=os.devnull):
+                 disk_files=DISK_FILES, log_path=os.devnull, memory_bytes=None, max_processes=MAX_PROCESSES):
         self.root = os.path.abspath(root)
         self.uid = uid if contained else None
         self.contained = contained
@@ -207,6 +225,10 @@ class StudentSandbox:
         self.process = None
         self.zygote_pid = None
         self.mounted = False
+        self.memory_bytes, self.max_processes = memory_bytes, max_processes
+        self.batch_cgroups = self.cgroup = None
+        self.cgroup_problem = None if contained and memory_bytes else "no cgroup was asked for"
+        self.counters_at_start = None
 
     # paths as student code sees them
     def inside(self, host_path):
@@ -221,7 +243,8 @@ class StudentSandbox:
 
     def start(self):
         """Start (or restart) the sandbox and its zygote; returns once the zygote is ready."""
-        self.close()
+        self.stop()
+        self.make_cgroup()
         os.makedirs(os.path.dirname(self.socket_path), mode=0o700, exist_ok=True)
         os.makedirs(self.area, mode=0o700, exist_ok=True)
         if self.contained:
@@ -241,7 +264,8 @@ class StudentSandbox:
             self.process = subprocess.Popen(
                 prefix + zygote, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True,
                 pass_fds=[listener.fileno()], env=inside_environment(home),
-                cwd=self.workdir, start_new_session=not self.contained)
+                cwd=self.workdir, start_new_session=not self.contained,
+                preexec_fn=self.cgroup.join if self.cgroup else None)
         finally:
             listener.close()
             log.close()
@@ -250,7 +274,31 @@ class StudentSandbox:
             code = self.process.wait()
             raise RuntimeError(f"the student's sandbox did not start (exit status {code}); see {self.log_path}")
         self.zygote_pid = self.find_zygote()
+        self.counters_at_start = self.limit_counters()
         return self
+
+    def make_cgroup(self):
+        """The student's cgroup, made once; where none can be made, ``cgroup_problem`` says why."""
+        if self.cgroup is not None or self.cgroup_problem is not None:
+            return
+        from grader.grading.isolation import cgroups
+
+        try:
+            self.batch_cgroups = cgroups.BatchCgroups.create()
+            self.cgroup = self.batch_cgroups.student("student", self.memory_bytes, self.max_processes)
+        except cgroups.CgroupError as error:
+            self.cgroup_problem = str(error)
+            if self.batch_cgroups is not None:
+                self.batch_cgroups.remove()
+                self.batch_cgroups = None
+
+    def limit_counters(self):
+        """How often the cgroup's limits were hit so far (None without a cgroup)."""
+        return self.cgroup.counters() if self.cgroup else None
+
+    def limit_reason(self, before, label):
+        """Why ``label`` was stopped by the kernel since ``before`` (limit_counters()); or None."""
+        return self.cgroup.reason(before, label) if self.cgroup and before else None
 
     def empty_folder(self):
         path = os.path.join(self.root, "empty")
@@ -292,19 +340,25 @@ class StudentSandbox:
         with open_beneath(self.area, [folder, name], mode) as handle:
             handle.write(data)
 
-
     def alive(self):
         return self.process is not None and self.process.poll() is None and (
             self.zygote_pid is None or _exists(self.zygote_pid))
 
     def ensure_running(self):
-        if not self.alive():
+        """Start the sandbox again if student code killed its zygote, or if the kernel's memory
+        cap stopped something since it started (the zygote may have been the one stopped)."""
+        hit = self.cgroup and self.counters_at_start and (
+            self.cgroup.counters()["oom_kill"] > self.counters_at_start["oom_kill"])
+        if hit or not self.alive():
             self.start()
 
     def wipe(self):
-        """Empty the writable area (between notebooks: each starts with a clean, empty home)."""
+        """Empty the writable area (between notebooks: each starts with a clean, empty home). The
+        area's own folders are emptied, not removed: /tmp and /dev/shm are bound to them."""
         for entry in os.scandir(self.area):
-            if entry.is_dir(follow_symlinks=False):
+            if entry.name in self.AREA_FOLDERS and entry.is_dir(follow_symlinks=False):
+                _empty(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
             else:
                 try:
@@ -313,12 +367,24 @@ class StudentSandbox:
                     pass
         self.make_area()
 
+    def kept(self):
+        """bwrap and the zygote: what ending the student's processes leaves running."""
+        return {pid for pid in (self.process and self.process.pid, self.zygote_pid) if pid}
+
     def processes(self):
         """The processes that may run student code (everything of the sandbox but the zygote)."""
-        if self.uid is not None:
-            return [p for p in processes_of(self.uid) if p.pid != self.zygote_pid]
         import psutil
 
+        if self.cgroup is not None:  # the authority: the cgroup's own list
+            found = []
+            for pid in self.cgroup.pids() - self.kept():
+                try:
+                    found.append(psutil.Process(pid))
+                except psutil.Error:
+                    pass
+            return found
+        if self.uid is not None:
+            return [p for p in processes_of(self.uid) if p.pid != self.zygote_pid]
         if self.process is None or not _exists(self.process.pid):
             return []
         try:
@@ -326,13 +392,30 @@ class StudentSandbox:
         except psutil.Error:
             return []
 
+    def stop_processes(self):
+        """End every process of the student but the zygote (leaders that look like zombies
+        while their threads run included)."""
+        if self.cgroup is not None:
+            self.cgroup.kill(keep=self.kept())
+        else:
+            kill_all(self.processes)
+
     def close(self):
+        """Stop the sandbox and remove its cgroup."""
+        self.stop()
+        if self.batch_cgroups is not None:
+            self.batch_cgroups.remove()
+            self.batch_cgroups = self.cgroup = None
+
+    def stop(self):
         if self.process is not None:
             kill_process_group(self.process.pid) if not self.contained else self.process.kill()
             self.process.wait()
             if self.process.stdout:
                 self.process.stdout.close()
             self.process = None
+        if self.cgroup is not None:
+            self.cgroup.kill()
         if self.uid is not None:
             kill_all(lambda: processes_of(self.uid))
         if self.mounted:
@@ -356,6 +439,17 @@ def bind_quietly(path):
         os.close(folder)
     listener.listen(16)
     return listener
+
+
+def _empty(folder):
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def _own_folder(parent, name):
@@ -414,7 +508,7 @@ def _exists(pid):
 
 
 # ---------------------------------------------------------------- inside: the zygote's limits
-def apply_limits(max_processes=MAX_PROCESSES):
+def apply_limits(max_processes=MAX_UID_PROCESSES):
     for limit, value in (
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_FSIZE, MAX_FILE_BYTES),
@@ -459,9 +553,10 @@ def kill_process_group(pid):
 def kill_all(find_processes):
     """SIGKILL every process ``find_processes()`` returns, until none is left but zombies (a fork
     bomb keeps spawning for a moment; a killed TensorFlow process stays a zombie while the kernel
-    frees its memory, and runs no code)."""
+    frees its memory, and runs no code). A leader that looks like a zombie while its other
+    threads run is no zombie: it is killed too."""
     for _ in range(40):
-        victims = [process for process in find_processes() if not is_zombie(process)]
+        victims = [process for process in find_processes() if not is_finished(process)]
         if not victims:
             return
         for process in victims:
@@ -481,6 +576,23 @@ def is_zombie(process):
         return True  # gone
 
 
+def is_finished(process):
+    """True when no thread of ``process`` runs any more (gone, or a zombie whose threads all are)."""
+    try:
+        threads = os.listdir(f"/proc/{process.pid}/task")
+    except OSError:
+        return is_zombie(process)
+    for tid in threads:
+        try:
+            with open(f"/proc/{process.pid}/task/{tid}/stat") as handle:
+                state = handle.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            return False
+    return True
+
+
 def rss_of(processes):
     total = 0
     for process in processes:
@@ -498,11 +610,17 @@ class Watchdog:
     ``find_processes()`` returns (the student's sandbox but its zygote); the reason for a kill
     is kept in ``self.reason`` until the next ``arm``. The grader's own memory is watched too,
     because nbclient keeps a cell's whole output in memory while it runs (an output flood).
+
+    With the ``sandbox`` (a StudentSandbox) in a cgroup, the kernel enforces the memory and
+    process caps; the watchdog reports them from the cgroup's counters (also once more when it
+    is disarmed: the kernel may have stopped the notebook between two polls) and kills through
+    the cgroup. Without one, it sums the processes' RSS.
     """
 
-    def __init__(self, memory_bytes, poll_seconds=0.25):
+    def __init__(self, memory_bytes, poll_seconds=0.25, sandbox=None):
         import psutil
 
+        self.sandbox = sandbox
         self.memory_bytes = memory_bytes
         self.poll_seconds = poll_seconds
         self.own = psutil.Process()
@@ -515,12 +633,15 @@ class Watchdog:
     def arm(self, find_processes, seconds, label):
         with self.lock:
             self.reason = None
+            counters = self.sandbox.limit_counters() if self.sandbox is not None else None
             self.target = (find_processes, time.monotonic() + seconds, seconds, label,
-                           self.own.memory_info().rss)
+                           self.own.memory_info().rss, counters)
 
     def disarm(self):
         with self.lock:
-            self.target = None
+            target, self.target = self.target, None
+            if target is not None and self.reason is None and target[5] is not None:
+                self.reason = self.sandbox.limit_reason(target[5], target[3])
 
     def _run(self):
         while True:
@@ -538,12 +659,19 @@ class Watchdog:
                     if self.target is target:
                         self.reason = reason
                         self.target = None
-                kill_all(target[0])
+                if self.sandbox is not None:
+                    self.sandbox.stop_processes()
+                else:
+                    kill_all(target[0])
 
-    def _check(self, find_processes, deadline, seconds, label, own_baseline):
+    def _check(self, find_processes, deadline, seconds, label, own_baseline, counters):
         if time.monotonic() > deadline:
             return f"{label} ran longer than its limit of {seconds:.0f} s and was stopped"
-        used = rss_of(find_processes())
+        if counters is not None:
+            reason = self.sandbox.limit_reason(counters, label)
+            if reason:
+                return reason
+        used = rss_of(find_processes()) if counters is None else 0
         if used > self.memory_bytes:
             return (f"{label} used {used / 2**30:.1f} GiB of memory, more than the limit of "
                     f"{self.memory_bytes / 2**30:.1f} GiB, and was stopped")
