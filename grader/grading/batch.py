@@ -13,6 +13,7 @@
    notebooks and feedback are copied to ``OUT/autograded`` and ``OUT/feedback``, and
    ``OUT/grades.csv``, ``OUT/report.json`` and ``OUT/report.txt`` are written.
 """
+import hashlib
 import os
 import re
 import secrets
@@ -53,7 +54,8 @@ def build_template(work_root, assignment) -> CourseTemplate:
     template.mkdir(mode=0o700)
     db = template / "gradebook.db"
     nbgrader_bridge.generate_release(template / "release", db, assignment)
-    return CourseTemplate(gradebook=str(db), release=str(template / "release" / assignment))
+    return CourseTemplate(gradebook=str(db), release=str(template / "release" / assignment),
+                          sha256=hashlib.sha256(db.read_bytes()).hexdigest())
 
 
 def new_uid_base():
@@ -149,6 +151,7 @@ def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, m
                 publish(student, out)
                 results.append(student)
                 log(progress_line(done, len(jobs), student))
+        template.verified_gradebook()  # no student wrote to it
         merge_results(results, out, template.gradebook)
     finally:
         if not keep_work:

@@ -159,7 +159,7 @@ def check_course(expected_hash):
 def template_gradebook(assignment, work_dir, expected_hash) -> bytes:
     """A task: the template gradebook this worker grades with, for the client's OUT/gradebook.db."""
     place = worker_course(assignment, work_dir, check_course(expected_hash))
-    return Path(place.template.gradebook).read_bytes()
+    return place.template.verified_gradebook()  # checked against its checksum from when it was built
 
 
 def grade_task(job: StudentJob, files: dict[str, bytes], shared: ClusterBatch) -> dict:

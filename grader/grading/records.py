@@ -27,10 +27,31 @@ class StudentJob:
 @dataclass(frozen=True)
 class CourseTemplate:
     """What nbgrader generate_assignment made once per batch: the gradebook describing every
-    cell, and the release (student) version of the notebooks."""
+    cell, and the release (student) version of the notebooks. ``sha256`` is the gradebook's
+    checksum when it was built: every copy of it is checked against it."""
 
     gradebook: str
     release: str
+    sha256: str | None = None
+
+    def verified_gradebook(self) -> bytes:
+        """The template gradebook's bytes, if they are still those it was built with."""
+        import hashlib
+
+        with open(self.gradebook, "rb") as handle:
+            data = handle.read()
+        found = hashlib.sha256(data).hexdigest()
+        if self.sha256 is not None and found != self.sha256:
+            raise RuntimeError(f"the template gradebook {self.gradebook} changed after it was built (sha256 "
+                               f"{found[:16]}..., expected {self.sha256[:16]}...): something wrote to it during "
+                               "the batch, so no grade is merged from it")
+        return data
+
+    def copy_gradebook(self, target):
+        """Write a verified copy of the template gradebook to ``target`` (a root-only folder)."""
+        data = self.verified_gradebook()
+        with open(target, "wb") as handle:
+            handle.write(data)
 
 
 @dataclass

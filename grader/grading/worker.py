@@ -189,7 +189,7 @@ class StudentGrader:
         }
         for folder in (course_root / "source" / aid, paths["submitted"], paths["autograded"], paths["results"]):
             sandbox.make_private_dir(folder)
-        shutil.copyfile(self.template.gradebook, course_root / "gradebook.db")
+        self.template.copy_gradebook(course_root / "gradebook.db")  # checked against its checksum
         os.chmod(course_root / "gradebook.db", 0o600)
         paths["timestamp"] = self.copy_submission(Path(job.source), paths["submitted"])
         return paths
