@@ -228,6 +228,9 @@ def failing_check(tb):
 
 def student_frame(error):
     """The last frame of the student's own code in the traceback of ``error`` (or None)."""
+    remote = getattr(error, "student_frame", None)  # raised in the sandbox (grader.grading.checker)
+    if isinstance(remote, traceback.FrameSummary):
+        return remote
     frames = [frame for frame in traceback.extract_tb(error.__traceback__) if not is_library_file(frame.filename)]
     return frames[-1] if frames else None
 

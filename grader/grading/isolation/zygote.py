@@ -92,6 +92,15 @@ def start_cleanroom(request, connection, snapshot):
     child_main(request, snapshot, connection.fileno())
 
 
+def start_builder(request, connection):
+    """In the forked child: serve the trusted checker's calls (grader.grading.isolation.builder)."""
+    from grader.grading.isolation.builder import serve as serve_checker
+
+    os.chdir(request["workdir"])
+    redirect_fds([0, 1, 2])
+    serve_checker(connection, int(request["timeout"]))
+
+
 def serve(listener_fd, cold=False):
     """Fork a child per request; report its exit; kill it when its requester hangs up."""
     from grader.grading.isolation.cleanroom import Snapshot
@@ -130,10 +139,15 @@ def serve(listener_fd, cold=False):
                         become_child(connection, listener, list(children), wakeup)
                         if request.get("kind") == "cleanroom":
                             start_cleanroom(request, connection, snapshot)
+                        elif request.get("kind") == "builder":
+                            start_builder(request, connection)
                         else:
                             start_kernel(request, connection, cold)
                     finally:
                         os._exit(0)
+                if request.get("kind") == "builder":  # the checker talks to the child alone; it ends at hang-up
+                    connection.close()
+                    continue
                 children[connection] = pid
             elif not _receive(ready):  # the requester is gone: so is its child
                 sandbox.kill_process_group(children.pop(ready))

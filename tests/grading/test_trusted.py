@@ -1,0 +1,194 @@
+"""The trusted checker's path: the wire (grader.grading.wire), the graph allowlist and mirror
+(grader.grading.graphs), the builder in the sandbox (grader.grading.isolation.builder) and the
+checker (grader.grading.checker). The catalogues of mistakes and correct alternatives must give
+the same verdicts through it as in a notebook."""
+import socket
+
+import numpy as np
+import pytest
+
+from grader.grading import graphs, wire
+from grader.grading.isolation import sandbox
+from grader.tf1 import tf
+from mistakes import MISTAKES
+from notebook_tools import answer_notebooks, failed_tests, reference_source, trusted_failed_tests
+from test_mistakes import apply_edits
+
+
+# ------------------------------------------------------------------ the wire
+@pytest.mark.parametrize("value", [
+    None, True, 3, -2.5, "text", [1, "a"], (1, (2, 3)), {"k": [1.5]}, {3: "int key", (1, 2): "tuple key"},
+    np.arange(6, dtype=np.int32).reshape(2, 3), np.float32(1.25), np.array([np.nan, np.inf]), np.bool_(True),
+])
+def test_values_travel_unchanged(value):
+    back = wire.decode(wire.encode(value))
+    assert type(back) is type(value)
+    if isinstance(value, np.ndarray):
+        assert back.dtype == value.dtype and np.array_equal(back, value, equal_nan=True)
+    else:
+        assert back == value
+
+
+def test_objects_that_cannot_travel_are_refused():
+    with pytest.raises(TypeError, match="cannot travel"):
+        wire.encode(object())
+    with pytest.raises(TypeError, match="dtype"):
+        wire.encode(np.array([object()]))
+
+
+@pytest.mark.parametrize("data", [
+    {"$": "array", "dtype": "object", "shape": [1], "data": ""},
+    {"$": "array", "dtype": "float32", "shape": [4], "data": "AAAA"},  # 3 bytes for 16
+    {"$": "pickle", "data": "gASV"},
+    [1, 2],
+])
+def test_malformed_values_are_refused(data):
+    with pytest.raises(wire.WireError):
+        wire.decode(data)
+
+
+def test_messages_have_a_size_cap_and_a_deadline():
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(wire.HEADER.pack(wire.MAX_MESSAGE_BYTES + 1))
+        with pytest.raises(wire.WireError, match="limit"):
+            wire.receive(ours, timeout=5)
+        with pytest.raises(TimeoutError):
+            wire.receive(ours, timeout=0.2)
+        wire.send(theirs, {"a": [1, 2]})
+        assert wire.receive(ours, timeout=5) == {"a": [1, 2]}
+
+
+# ------------------------------------------------------------------ the allowlist
+def graph_def_with(op, library_op=None, function_attr=None):
+    from tensorflow.core.framework import graph_pb2
+
+    graph_def = graph_pb2.GraphDef()
+    node = graph_def.node.add(name="node", op=op)
+    if function_attr:
+        node.attr["f"].func.name = function_attr
+    if library_op:
+        function = graph_def.library.function.add()
+        function.signature.name = "inner"
+        function.node_def.add(name="inside", op=library_op)
+    return graph_def
+
+
+@pytest.mark.parametrize("op", graphs.FORBIDDEN_EXAMPLES)
+def test_forbidden_operations_are_rejected_in_the_graph_and_in_its_function_library(op):
+    assert op not in graphs.ALLOWED_OPS
+    with pytest.raises(graphs.GraphRejected, match=op):
+        graphs.validate(graph_def_with(op))
+    with pytest.raises(graphs.GraphRejected, match=f"{op}.*function 'inner'"):
+        graphs.validate(graph_def_with("Identity", library_op=op))
+
+
+def test_a_node_may_name_only_a_function_of_the_graphs_own_library():
+    graphs.validate(graph_def_with("Identity", library_op="Tanh"))
+    with pytest.raises(graphs.GraphRejected, match="names a function"):
+        graphs.validate(graph_def_with("Identity", function_attr="PyFunc"))
+
+
+def test_a_huge_graph_is_rejected_before_it_is_imported():
+    graph_def = graph_def_with("Const")
+    graph_def.node[0].attr["value"].tensor.tensor_content = b"\0" * 2048
+    with pytest.raises(graphs.GraphRejected, match="MiB"):
+        graphs.validate(graph_def, max_bytes=1024)
+
+
+def test_a_mirror_carries_a_students_layers_variables_and_reuse_across():
+    checker_graph, builder_graph = tf.Graph(), tf.Graph()
+    checker, builder = graphs.GraphMirror(checker_graph), graphs.GraphMirror(builder_graph)
+    with checker_graph.as_default():
+        z = tf.placeholder(tf.float32, [None, 3], name="z")
+
+    def student(reuse):
+        with builder_graph.as_default(), tf.variable_scope("generator", reuse=reuse):
+            hidden = tf.layers.dense(builder_graph.get_tensor_by_name("z:0"), 4)
+            with tf.control_dependencies([builder_graph.get_operation_by_name("z")]):
+                return tf.tanh(hidden)
+
+    for reuse in (False, True):
+        builder.incoming(checker.outgoing(), check=False)
+        out = student(reuse)
+        checker.incoming(builder.outgoing(), check=True)
+    found = checker_graph.get_tensor_by_name(out.name)
+    with checker_graph.as_default():
+        assert [v.name for v in tf.trainable_variables()] == ["generator/dense/kernel:0", "generator/dense/bias:0"]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            assert sess.run(found, {z: np.zeros((2, 3))}).shape == (2, 4)
+    assert [op.name for op in found.op.control_inputs] == ["z"]
+
+
+# ------------------------------------------------------------------ through a builder in a zygote
+@pytest.fixture(scope="module")
+def zygote(tmp_path_factory):
+    """An uncontained zygote (the path is the same as in the sandbox; the boundary is tested elsewhere)."""
+    box = sandbox.StudentSandbox(str(tmp_path_factory.mktemp("trusted") / "sandbox"), None, contained=False)
+    box.start()
+    yield box
+    box.close()
+
+
+def trusted(zygote, function, source):
+    return trusted_failed_tests(function, source, zygote.socket_path, zygote.workdir)
+
+
+PY_FUNC_GENERATOR = '''
+def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
+    with tf.variable_scope("generator", reuse=reuse):
+        logits = tf.layers.dense(tf.layers.dense(z, n_units), out_dim)
+        return tf.py_func(lambda v: __import__("numpy").tanh(v), [logits], tf.float32, stateful=False)
+'''
+STUB = "def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):\n    raise NotImplementedError()\n"
+
+
+def test_the_reference_passes_and_a_mistake_gets_the_notebooks_message(zygote):
+    assert trusted(zygote, "generator", reference_source("generator")) == {}
+    (_, function, edits, words), = [m for m in MISTAKES if m[0] == "generator without tanh"]
+    source = apply_edits(reference_source(function), edits)
+    assert trusted(zygote, function, source) == failed_tests(function, source)
+
+
+def test_a_graph_with_a_python_function_in_it_is_never_run(zygote):
+    failures = trusted(zygote, "generator", PY_FUNC_GENERATOR)
+    assert len(failures) == 6, "every test of notebook 02 fails"
+    rejected = [grade_id for grade_id, message in failures.items() if "PyFunc" in message and "will not run" in message]
+    assert len(rejected) == 5, failures  # the sixth passes a list n_units, which this generator cannot take
+
+
+def test_a_stub_is_a_stub_however_the_student_reads_the_grader(zygote):
+    failures = trusted(zygote, "generator", STUB)
+    assert failures and all("not implemented yet" in message for message in failures.values())
+
+
+# ------------------------------------------------------------------ the catalogues, through the trusted path
+def catalogue():
+    from alternatives import ALTERNATIVES
+
+    cases = [pytest.param(function, reference_source(function), None, id=f"reference {function}")
+             for function in answer_notebooks()]
+    cases += [pytest.param(function, source, None, id=f"alternative: {name}")
+              for name, (function, source) in ALTERNATIVES.items()]
+    cases += [pytest.param(function, apply_edits(reference_source(function), edits), words, id=name)
+              for name, function, edits, words in MISTAKES]
+    return cases
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("function, source, words", catalogue())
+def test_the_catalogues_hold_through_the_trusted_path(zygote, function, source, words):
+    """A reference or a correct alternative passes every test; a mistake fails one that names it."""
+    failures = trusted(zygote, function, source)
+    if words is None:
+        assert failures == {}
+    else:
+        assert any(words.lower() in message.lower() for message in failures.values()), failures
+
+
+def test_the_collections_kept_in_step_are_tensorflows_own():
+    keys = tf.GraphKeys
+    assert graphs.VARIABLE_COLLECTIONS == (keys.GLOBAL_VARIABLES, keys.TRAINABLE_VARIABLES, keys.LOCAL_VARIABLES,
+                                           keys.MODEL_VARIABLES, keys.MOVING_AVERAGE_VARIABLES)
+    assert graphs.NODE_COLLECTIONS == (keys.UPDATE_OPS, keys.LOSSES, keys.REGULARIZATION_LOSSES)
