@@ -18,6 +18,7 @@ from grader.grading import wire
 from grader.grading.graphs import GraphMirror, GraphRejected
 
 CALL_TIMEOUT = 60
+MODULE = "grader.grading.checker"
 
 
 class SandboxProblem(BaseException):
@@ -292,3 +293,67 @@ def run_tests(client, cells, emit):
         except Exception as error:  # noqa: BLE001  (a check's verdict, or the test's own error)
             verdict = {"passed": False, "error": describe_failure(error), "outcome": "failed"}
         emit({"test": cell["grade_id"], **verdict})
+
+
+# ---------------------------------------------------------------------- its own process
+CHECKER_UID_OFFSET = 2_000_000_000  # a checker runs as its student's uid plus this: no process of the student's
+
+
+def checker_uid(student_uid):
+    return None if student_uid is None else student_uid + CHECKER_UID_OFFSET
+
+
+def main(argv):
+    """``python -m grader.grading.checker FD TIMEOUT``: the cells as JSON on stdin, the builder's
+    connection on FD; one JSON verdict per line on stdout, then ``{"done": true}``."""
+    import json
+    import os
+    import socket
+    import sys
+
+    cells = json.loads(sys.stdin.read())
+    verdicts = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # whatever the checks' libraries print goes to the log, never among the verdicts
+    from grader.grading.isolation.preload import import_trusted_modules
+
+    import_trusted_modules()
+    client = SandboxClient(socket.socket(fileno=int(argv[0])), timeout=int(argv[1]))
+
+    def emit(record):
+        verdicts.write(json.dumps(record) + "\n")
+
+    try:
+        run_tests(client, cells, emit)
+    except SandboxProblem as error:
+        emit({"problem": str(error)})
+    emit({"done": True})
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
+
+
+def recheck_here(cells, workdir, timeout=CALL_TIMEOUT):
+    """The trusted re-check on this machine, for ``validate`` in a student's own environment: the
+    answers in a fresh builder process, the tests in this one. Returns the records like grading's."""
+    import socket
+    import subprocess
+    import sys
+
+    ours, theirs = socket.socketpair()
+    builder = subprocess.Popen([sys.executable, "-m", "grader.grading.isolation.builder", str(theirs.fileno()),
+                                str(timeout)], cwd=str(workdir), pass_fds=[theirs.fileno()],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    theirs.close()
+    records = []
+    try:
+        run_tests(SandboxClient(ours, timeout=timeout), cells, records.append)
+    except SandboxProblem as error:
+        records.append({"problem": str(error)})
+    finally:
+        ours.close()
+        builder.kill()
+        builder.wait()
+    return records

@@ -57,36 +57,33 @@ def cmd_validate(args):
 
 
 def recheck_validated(path, timeout):
-    """The grader's second run, here: the notebook's setup and test cells around the answer cells
-    only, in a fresh process (grader.grading.isolation.cleanroom). A test that passes in the whole
+    """The grader's second run, here: the answer cells alone in a fresh process, the notebook's
+    tests in this one (grader.grading.checker, as in grading). A test that passes in the whole
     notebook but not there scores 0 when graded, so validate says so."""
     import nbformat
 
     from grader import course
+    from grader.grading import checker
     from grader.grading.isolation import cleanroom
 
     print("Running the answer cells alone with the tests, as the grader's re-check will...")
     notebook = nbformat.read(str(path), as_version=4)
     cells = cleanroom.request_cells(course.read_source_notebook(path), notebook)
-    response = cleanroom.recheck_here(cells, path.resolve().parent, timeout)
-    verdicts = {record["test"]: record for record in response["records"] if "test" in record}
-    problems = [f"- {record['answer']}: {record['error']}" for record in response["records"]
+    with redirected_fds([2]):
+        records = checker.recheck_here(cells, path.resolve().parent, timeout)
+    verdicts = {record["test"]: record for record in records if "test" in record}
+    problems = [f"- {record['answer']}: {record['error']}" for record in records
                 if record.get("answer") and record.get("error")]
-    problems += [f"- {record['answer']}: only the definitions ran; skipped line(s) "
-                 f"{', '.join(str(line) for line, _ in record['dropped'][:5])}"
-                 for record in response["records"] if record.get("answer") and record.get("dropped")]
+    problems += [f"- {record['problem']}" for record in records if record.get("problem")]
     failed = []
     for cell in cells:
         if cell["kind"] != "test":
             continue
         record = verdicts.get(cell["grade_id"])
         if record is None:
-            ended = "it timed out" if response["timed_out"] else response["exit"]
-            failed.append(f"- {cell['grade_id']}: no verdict came back ({ended})")
+            failed.append(f"- {cell['grade_id']}: no verdict came back")
         elif not record["passed"]:
-            changed = "; ".join(record.get("tampered") or [])
-            why = record.get("error") or f"student code changed the grader's libraries: {changed}"
-            failed.append(f"- {cell['grade_id']}:\n{indent(last_lines(why, 6))}")
+            failed.append(f"- {cell['grade_id']}:\n{indent(last_lines(record.get('error') or 'failed', 6))}")
     if not failed:
         print(f"READY: every visible test in {path.name} passes, in the whole notebook and in the re-check. "
               "(Hidden tests run at grading time.)")

@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 
 from grader import course
-from grader.grading import gradebook, integrity, nbgrader_bridge, scoring
+from grader.grading import checker, gradebook, integrity, nbgrader_bridge, scoring
 from grader.grading.isolation import cleanroom, launcher, sandbox
 from grader.grading.isolation.zygote import recheck
 from grader.grading.outputs import autograde_preprocessors
@@ -50,6 +50,7 @@ from grader.grading.records import (
 LOG = logging.getLogger("grader.worker")
 MODULE = "grader.grading.worker"  # what a student's grading process runs with python -m
 TIMING = "timing:"  # marks the profile lines in a student's log
+CHECKER_HOME = "/checker"  # inside the checker's own bwrap: a small tmpfs, nothing else writable
 
 
 def describe_nbgrader_failure(records, watchdog_reason):
@@ -231,8 +232,8 @@ class StudentGrader:
             nbgrader_scores = self.run_nbgrader(paths, job, notebook_id, result)
         if not (paths["results"] / f"{notebook_id}.ipynb").exists():
             self.write_placeholder(paths, notebook_id, notebook, result.problems[-1])
-        with self.timed(f"{notebook_id} clean room"):
-            verdicts = self.run_cleanroom(paths, source_notebook, notebook)
+        with self.timed(f"{notebook_id} trusted checker"):
+            verdicts = self.run_trusted(paths, source_notebook, notebook)
         self.reconcile(source_notebook, nbgrader_scores, verdicts, result)
         self.annotate(paths["results"] / f"{notebook_id}.ipynb", result)
         return result, flags
@@ -302,6 +303,81 @@ class StudentGrader:
             comments = {comment.name: comment.auto_comment for comment in notebook.comments}
         return {"scores": scores, "comments": comments}
 
+    def run_trusted(self, paths, source_notebook, notebook):
+        """The trusted checker's verdicts on ``notebook``'s answers, under the tests of ``source_notebook``:
+        the answers run in a builder in the student's sandbox, the tests in a checker process of
+        their own (grader.grading.checker) that runs no student code, under a uid of its own."""
+        cells = cleanroom.request_cells(source_notebook, notebook)
+        self.fresh_sandbox()
+        self.watchdog.arm(self.student_processes, self.settings.notebook_limit, "the trusted re-check")
+        try:
+            response = self.run_checker(cells)
+        except Exception as error:  # the sandbox itself failed: report, do not guess
+            LOG.warning("trusted re-check failed: %s", error)
+            response = {"records": [], "exit": f"re-check failure: {error}", "timed_out": False}
+        self.watchdog.disarm()
+        self.stop_student_processes()
+        response["watchdog"] = self.watchdog.reason
+        return response
+
+    def run_checker(self, cells):
+        """Start the checker with a connection to a new builder; its verdict lines until it ends."""
+        import json
+        import select
+
+        timeout = self.settings.timeout
+        connection = checker.connect_builder(self.sandbox.socket_path, self.sandbox.inside(self.sandbox.workdir),
+                                             timeout)
+        command = [sys.executable, "-m", checker.MODULE, str(connection.fileno()), str(timeout)]
+        cgroup, env = None, dict(os.environ)
+        if self.contained:
+            arguments = sandbox.bwrap_arguments(checker.checker_uid(self.uid), None, self.settings.hide)
+            at = arguments.index("setpriv")  # a scratch folder of its own, the only writable place
+            command = [*arguments[:at], "--perms", "1777", "--tmpfs", CHECKER_HOME, *arguments[at:], *command]
+            env = sandbox.inside_environment(home=CHECKER_HOME)
+            env["TMPDIR"] = CHECKER_HOME
+            cgroup = self.sandbox.checker_cgroup(self.settings.memory_mb * 2**20)
+        with open(self.root / "checker.log", "ab") as log:
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                                       pass_fds=[connection.fileno()], start_new_session=True,
+                                       preexec_fn=cgroup.join if cgroup else None)
+        connection.close()  # the checker holds it now
+        process.stdin.write(json.dumps(cells).encode())
+        process.stdin.close()
+        tests = sum(cell["kind"] == "test" for cell in cells)
+        deadline = time.monotonic() + timeout * (tests + 2) + 60
+        records, buffer, timed_out = [], b"", False
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                ready, _, _ = select.select([process.stdout], [], [], min(left, 1.0))
+                if not ready:
+                    continue
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(record, dict):
+                        records.append(record)
+        finally:
+            sandbox.kill_process_group(process.pid)
+            code = process.wait()
+            if cgroup is not None:
+                cgroup.kill()
+        problems = [record["problem"] for record in records if "problem" in record]
+        if problems:
+            LOG.warning("trusted re-check: %s", problems[0])
+        return {"records": records, "timed_out": timed_out, "exit": cleanroom.exit_description(code)}
+
     def run_cleanroom(self, paths, source_notebook, notebook):
         """The clean room's verdicts on ``notebook``'s answers, under the tests of ``source_notebook``."""
         cells = cleanroom.request_cells(source_notebook, notebook)
@@ -354,6 +430,10 @@ class StudentGrader:
             outcome, why = Outcome.PROBLEM, f"student code changed the grader's libraries: {changed}"
         elif record["passed"]:
             return scoring.Verdict(Outcome.PASSED)
+        elif record.get("outcome") == "timeout":
+            outcome, why = Outcome.TIMEOUT, record.get("error") or "the re-check ran out of time"
+        elif record.get("outcome") == "problem":
+            outcome, why = Outcome.PROBLEM, record.get("error") or "the re-check could not finish"
         else:
             outcome, why = Outcome.FAILED, record.get("error") or "the check failed"
         if answer_notes:

@@ -198,10 +198,11 @@ def test_the_report_says_why(graded, student_id, notebook, words):
     assert words in problems_of(graded, student_id, notebook)
 
 
-def test_tampering_in_the_checked_code_is_named(graded):
+def test_a_check_disarmed_at_call_time_is_disarmed_only_in_the_sandbox(graded):
+    """The patch runs where the student's code runs, in the builder; the trusted checker's checks
+    are its own, so the verdict names the real mistake (float64 placeholders)."""
     reasons = [t.reason or "" for t in student(graded, "patch_at_call").notebooks[INPUTS].tests.values()]
-    assert all("changed the grader's libraries" in r or "failed" in r for r in reasons), reasons
-    assert any("check_tensor" in r for r in reasons), reasons
+    assert reasons and all("passed in the notebook but failed" in r and "dtype" in r for r in reasons), reasons
 
 
 def test_lowered_scores_are_explained_in_the_feedback(graded):

@@ -277,6 +277,20 @@ class StudentSandbox:
         self.counters_at_start = self.limit_counters()
         return self
 
+    def checker_cgroup(self, memory_bytes):
+        """The trusted checker's cgroup, beside the student's and with caps of its own (None
+        without a cgroup): the graphs it runs come from the student's code."""
+        if self.batch_cgroups is None:
+            return None
+        if getattr(self, "_checker_cgroup", None) is None:
+            from grader.grading.isolation import cgroups
+
+            try:
+                self._checker_cgroup = self.batch_cgroups.student("checker", memory_bytes, MAX_PROCESSES)
+            except cgroups.CgroupError:
+                return None
+        return self._checker_cgroup
+
     def make_cgroup(self):
         """The student's cgroup, made once; where none can be made, ``cgroup_problem`` says why."""
         if self.cgroup is not None or self.cgroup_problem is not None:
