@@ -89,15 +89,38 @@ class SandboxClient:
 
     # ------------------------------------------------------------------ objects that stay here
     def reference(self, value):
-        """By name for graph objects; any other object of the check's (a session, a sampler) stays
-        here and travels as a handle whose methods the sandbox calls back."""
+        """By name for graph objects; any other object that a check hands to the student's function
+        (a session, a sampler) stays here and travels as a handle whose methods the sandbox calls back."""
         tagged = self.current.reference(value)
         if tagged is None and not isinstance(value, (str, bytes, int, float, bool, type(None))):
-            self.objects.append(value)
-            tagged = {"$": "callback", "id": len(self.objects) - 1}
-            if callable(getattr(value, "run", None)) and callable(getattr(value, "as_default", None)):
-                tagged["session"] = True
+            tagged = self._handle(value)
         return tagged
+
+    def _handle(self, value):
+        known = next((index for index, held in enumerate(self.objects) if held is value), None)
+        if known is None:
+            self.objects.append(value)
+            known = len(self.objects) - 1
+        tagged = {"$": "callback", "id": known}
+        if callable(getattr(value, "run", None)) and callable(getattr(value, "as_default", None)):
+            tagged["session"] = True
+        return tagged
+
+    def result_reference(self, value):
+        """What a callback may hand back besides plain values and graph objects: an object the
+        check already handed out, a method of one, or a context manager (``session.as_default()``).
+        Nothing else: a session's graph, say, would let the sandbox add unchecked nodes here."""
+        tagged = self.current.reference(value)
+        if tagged is not None:
+            return tagged
+        import contextlib
+
+        owner = getattr(value, "__self__", None)
+        # as_default()'s kind: a generator's context manager (a Graph or a Session is a context manager too)
+        if any(held is value or held is owner for held in self.objects) or isinstance(
+                value, contextlib._GeneratorContextManager):
+            return self._handle(value)
+        return None
 
     def resolve(self, tagged):
         if tagged.get("$") == "callback":
@@ -124,7 +147,7 @@ class SandboxClient:
                 result = getattr(target, attribute)
             else:
                 result = (target if method == "__call__" else getattr(target, method))(*args, **kwargs)
-            encoded = wire.encode(result, self.reference)
+            encoded = wire.encode(result, self.result_reference)
         except (wire.WireError, GraphRejected):
             raise
         except Exception as error:  # noqa: BLE001  (the student's code called it wrongly: tell it so)

@@ -192,3 +192,42 @@ def test_the_collections_kept_in_step_are_tensorflows_own():
     assert graphs.VARIABLE_COLLECTIONS == (keys.GLOBAL_VARIABLES, keys.TRAINABLE_VARIABLES, keys.LOCAL_VARIABLES,
                                            keys.MODEL_VARIABLES, keys.MOVING_AVERAGE_VARIABLES)
     assert graphs.NODE_COLLECTIONS == (keys.UPDATE_OPS, keys.LOSSES, keys.REGULARIZATION_LOSSES)
+
+
+GRAPH_THROUGH_THE_SESSION = '''
+def training_step(session, d_train_op, g_train_op, input_real, input_z, real_batch, z_batch, k=1):
+    graph = session.graph  # the checker's graph: adding to it would skip the allowlist
+    graph.create_op("ReadFile", [tf.constant("/etc/hostname")], [tf.string])
+'''
+
+
+def test_the_checks_objects_hand_back_no_way_into_the_checker(zygote):
+    """A session's ``graph`` in the sandbox is the sandbox's own copy, so what is added there comes
+    back through the allowlist like everything else."""
+    failures = trusted(zygote, "training_step", GRAPH_THROUGH_THE_SESSION)
+    assert sorted(failures) == ["test_training_step_feeds", "test_training_step_in_tensorflow",
+                                "test_training_step_order"]
+    assert all("ReadFile" in message and "will not run" in message for message in failures.values()), failures
+
+
+def test_a_callback_hands_back_only_values_and_the_checks_own_objects():
+    """Asked for anything else (here the session's real graph), the checker refuses."""
+    from grader.grading import checker
+
+    client = checker.SandboxClient(connection=None)
+    graph = tf.Graph()
+    client.current = graphs.GraphMirror(graph)
+    with graph.as_default():
+        session = tf.Session(graph=graph)
+    try:
+        handle = client.reference(session)
+        assert handle["session"] and client.result_reference(session.run) is not None
+        assert client.result_reference(session.as_default()) is not None
+        answer = client.answer_callback({"id": handle["id"], "method": "__getattr__",
+                                         "args": wire.encode(("graph",)), "kwargs": wire.encode({})})
+        assert "cannot travel" in answer["callback_error"], answer
+        answer = client.answer_callback({"id": handle["id"], "method": "__class__", "args": wire.encode(()),
+                                         "kwargs": wire.encode({})})
+        assert "AttributeError" in answer["callback_error"]
+    finally:
+        session.close()
