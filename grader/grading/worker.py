@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 
 from grader import course
-from grader.grading import gradebook, integrity, nbgrader_bridge
+from grader.grading import gradebook, hidden_seeds, integrity, nbgrader_bridge
 from grader.grading.isolation import launcher, sandbox
 from grader.grading.isolation.zygote import recheck
 from grader.grading.records import (
@@ -122,6 +122,8 @@ class StudentGrader:
         os.environ["JUPYTER_RUNTIME_DIR"] = str(sandbox.make_private_dir(self.root / "runtime"))
         os.environ["MPLBACKEND"] = "Agg"
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # this student's seeds (never the secret): the zygote's environment, so kernels and clean room share them
+        os.environ.update(hidden_seeds.seeds_environment(dict(job.hidden_seeds)))
         self.watchdog = sandbox.Watchdog(settings.memory_mb * 2**20)
 
     # ------------------------------------------------------------------ processes
