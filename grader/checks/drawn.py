@@ -14,6 +14,7 @@ and beta1 away from its defaults, and no size a student might hard-code (784, 10
 """
 import json
 import os
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,14 +120,18 @@ def read_seeds(text):
             if isinstance(key, str) and isinstance(value, int) and not isinstance(value, bool)}
 
 
-# Read once, when grader.checks is imported: in the grading sandbox that is before any student code
-# runs (the zygote imports it), so an answer cell that edits os.environ cannot bring the fixed inputs back.
-SEEDS = read_seeds(os.environ.get(SEEDS_ENV))
+_SEEDS = types.MappingProxyType(read_seeds(os.environ.get(SEEDS_ENV)))
 
 
-def hidden_seed(grade_id):
-    """This student's seed for the hidden test ``grade_id``, or None outside grading."""
-    return SEEDS.get(grade_id)
+def hidden_seed(grade_id, seeds=_SEEDS):
+    """This student's seed for the hidden test ``grade_id``, or None outside grading.
+
+    ``seeds`` is read once, when grader.checks is imported: in the grading sandbox that is before
+    any student code runs (the zygote imports it), so editing os.environ later changes nothing. It
+    is a read-only mapping held as a default argument, which the clean room's snapshot guards
+    (every function's ``__defaults__``), so swapping it is caught as tampering.
+    """
+    return seeds.get(grade_id)
 
 
 def hidden_inputs(grade_id):
