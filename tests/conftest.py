@@ -24,3 +24,14 @@ def built_book():
     from grader.grading import book
 
     return book.build()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def course_secret(tmp_path_factory):
+    """Batches graded by the tests draw hidden inputs from a secret of their own, not the machine's."""
+    from grader.grading import hidden_seeds
+
+    path = tmp_path_factory.mktemp("secret") / "hidden-inputs.key"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hidden_seeds, "default_secret_file", lambda: str(path))
+        yield path

@@ -82,7 +82,12 @@ def test_test_cells_follow_the_house_style(name):
         assert isinstance(opening, ast.Expr) and isinstance(opening.value, ast.Constant) and isinstance(
             opening.value.value, str), f"{name}:{grade_id} must open with a one-line docstring saying what it checks"
         assert "\n" not in body[0].value.value
+        lines = source.splitlines()
+        hidden_from = lines.index("### BEGIN HIDDEN TESTS") + 1 if "### BEGIN HIDDEN TESTS" in lines else len(lines) + 1
         for statement in body[1:]:
+            if isinstance(statement, ast.FunctionDef):  # a hidden check's reference: the answer key is not in grader/
+                assert statement.lineno > hidden_from, f"{name}:{grade_id}: a reference function must be hidden"
+                continue
             assert isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call), (
                 f"{name}:{grade_id}: test cells hold only check calls")
             function = statement.value.func

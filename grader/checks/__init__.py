@@ -27,6 +27,7 @@ from grader.checks.convolutional import (
     conv_generator_variables,
     conv_model_opt_batch_norm_updates,
 )
+from grader.checks.drawn import hidden_inputs
 from grader.checks.inputs import model_inputs_dimensions, model_inputs_types
 from grader.checks.losses import generator_loss_gradient, model_loss_scalars, model_loss_stability, model_loss_values
 from grader.checks.networks import (
@@ -87,4 +88,4 @@ ALL = tuple(check.__name__ for check in (
     dcgan_batch_norm_updates,
 ))
 
-__all__ = ["CheckFailed", "ALL", *ALL]
+__all__ = ["CheckFailed", "ALL", "hidden_inputs", *ALL]

@@ -14,6 +14,7 @@ bool and as a boolean tensor.
 """
 import numpy as np
 
+from grader.checks import drawn
 from grader.checks import layers_numpy as L
 from grader.checks._common import (
     CheckFailed,
@@ -387,25 +388,27 @@ def conv_generator_reuse(conv_generator):
                  lambda f, x, **kw: _call_generator(f, x, False, **kw), _image)
 
 
-def _built_generator(conv_generator, training):
+def _built_generator(conv_generator, training, alpha=TEST_ALPHA):
     graph = tf.get_default_graph()
     z = tf.placeholder(tf.float32, [None, Z_DIM])
-    image = _image(_call_generator(conv_generator, z, training, alpha=TEST_ALPHA))
+    image = _image(_call_generator(conv_generator, z, training, alpha=alpha))
     layers = generator_layers(new_trainable_variables(graph))
     statistics = moving_statistics(graph)
     return z, image, layers, statistics
 
 
-def conv_generator_forward(conv_generator):
+def conv_generator_forward(conv_generator, inputs=None):
     """Values match a NumPy generator: batch statistics when training, the moving averages otherwise."""
-    rng = np.random.default_rng(11)
-    z_values = rng.normal(0.0, 1.0, (16, Z_DIM)).astype(np.float32)
+    drawn_inputs = drawn.pick(inputs)
+    alpha = drawn_inputs.alpha
+    rng = np.random.default_rng(11 if drawn_inputs.seed is None else drawn_inputs.network_seed)
+    z_values = rng.normal(0.0, 1.0, (drawn_inputs.batch, Z_DIM)).astype(np.float32)
     for training, shown in TRAINING_MODES:
         with fresh_graph() as graph:
             flag = _training_flag(training)
-            z, image, layers, statistics = _built_generator(conv_generator, flag)
+            z, image, layers, statistics = _built_generator(conv_generator, flag, alpha)
             weights = _random_generator_values(layers, rng)
-            moving = _random_statistics(z_values, weights, TEST_ALPHA, rng)
+            moving = _random_statistics(z_values, weights, alpha, rng)
             modes = [("batch", True), ("moving", False)] if training is None else [
                 ("batch" if training else "moving", training)]
             with session(graph) as sess:
@@ -413,16 +416,16 @@ def conv_generator_forward(conv_generator):
                 for mode, fed in modes:
                     feed = {z: z_values} if training is not None else {z: z_values, flag: fed}
                     found = run(sess, image, feed, what="running your generator")
-                    expected = generator_numpy(z_values, weights, TEST_ALPHA, moving if mode == "moving" else None)
+                    expected = generator_numpy(z_values, weights, alpha, moving if mode == "moving" else None)
                     if close(expected, found, BN_RTOL, BN_ATOL):
                         continue
                     what = "training" if mode == "batch" else "inference"
                     fail(f"The generator's values differ from a NumPy generator with training={shown}"
                          f"{f' fed {fed}' if training is None else ''} ({what}: "
                          f"{'batch statistics' if mode == 'batch' else 'the moving averages'}).",
-                         expected="tanh(T2(lrelu(BN(T1(lrelu(BN(reshape(z W)))))))) with alpha=0.1",
+                         expected=f"tanh(T2(lrelu(BN(T1(lrelu(BN(reshape(z W)))))))) with alpha={alpha}",
                          found=first_mismatch(expected, found),
-                         hint=_generator_diagnosis(found, z_values, weights, TEST_ALPHA, moving, mode))
+                         hint=_generator_diagnosis(found, z_values, weights, alpha, moving, mode))
 
 
 def conv_generator_training_modes(conv_generator):

@@ -8,6 +8,7 @@ import contextlib
 
 import numpy as np
 
+from grader.checks import drawn
 from grader.checks._common import call_student, check_tensor, close, describe, fail, fresh_graph, run, session
 from grader.tf1 import tf
 
@@ -139,34 +140,37 @@ def model_loss_values(model_loss):
                  found=f"{g_found:.6f}", hint=_match(g_found, g_loss_mistakes(REAL_LOGITS, FAKE_LOGITS, used)))
 
 
-def model_loss_stability(model_loss):
-    """Very confident logits (up to |logit| = 40) still give finite losses that keep growing linearly."""
+def model_loss_stability(model_loss, inputs=None):
+    """Very confident logits (up to |logit| = 4 x 12) still give finite losses that keep growing linearly."""
     # Judged independently of the rest of the formula (test_model_loss_values does that): for
     # large logits any cross-entropy grows linearly, L(s) ~ a*s, whatever the labels, so the
-    # growth from s=20 to 40 is twice the growth from 10 to 20. A hand-made log(sigmoid(x))
+    # growth from s=2b to 4b is twice the growth from b to 2b. A hand-made log(sigmoid(x))
     # overflows to inf/nan or, with an epsilon, flattens out.
-    real_pattern = np.array([[1.0], [-1.0]], np.float32)
-    fake_pattern = np.array([[-1.0], [1.0], [0.0]], np.float32)
-    values = {scale: _evaluate(model_loss, scale * real_pattern, scale * fake_pattern)
-              for scale in (10.0, 20.0, 40.0)}
+    drawn_inputs = drawn.pick(inputs)
+    real_pattern, fake_pattern = (np.array(p, np.float32).reshape(-1, 1) for p in drawn_inputs.loss_patterns)
+    scales = tuple(factor * drawn_inputs.loss_scale for factor in (1.0, 2.0, 4.0))
+    values = {scale: _evaluate(model_loss, scale * real_pattern, scale * fake_pattern) for scale in scales}
     unstable = ("computing log(sigmoid(x)) yourself is unstable: "
                 "use tf.nn.sigmoid_cross_entropy_with_logits on the raw logits.")
+    shown = ", ".join(f"+-{scale:g}" for scale in scales)
     for index, name in enumerate(("d_loss", "g_loss")):
-        low, mid, high = (float(values[scale][index]) for scale in (10.0, 20.0, 40.0))
+        low, mid, high = (float(values[scale][index]) for scale in scales)
         if not np.all(np.isfinite([low, mid, high])):
-            fail(f"{name} is not finite for confident logits.", expected="finite values for logits of +-10, +-20, +-40",
+            fail(f"{name} is not finite for confident logits.", expected=f"finite values for logits of {shown}",
                  found=f"{low:.4g}, {mid:.4g}, {high:.4g}", hint=unstable)
         first, second = mid - low, high - mid
         if abs(first) > 1e-3 and not np.isclose(second, 2.0 * first, rtol=2e-2):
             fail(f"{name} stops growing properly for confident logits.",
-                 expected=("a loss growing linearly with the logits "
-                           f"(from 20 to 40 twice as much as from 10 to 20: {2 * first:.4g})"),
+                 expected=("a loss growing linearly with the logits (from "
+                           f"{scales[1]:g} to {scales[2]:g} twice as much as from {scales[0]:g} to {scales[1]:g}: "
+                           f"{2 * first:.4g})"),
                  found=f"values {low:.4g}, {mid:.4g}, {high:.4g} (growth {first:.4g}, then {second:.4g})",
                  hint=unstable)
 
 
-def generator_loss_gradient(model_loss):
+def generator_loss_gradient(model_loss, inputs=None):
     """g_loss keeps a strong gradient when D confidently rejects the fakes (non-saturating loss)."""
+    rejected = drawn.pick(inputs).rejected_logit
     with _student_losses(model_loss) as (graph, real, fake, result):
         g_loss = result[1]
         check_tensor(g_loss, "g_loss", (), tf.float32)
@@ -178,8 +182,8 @@ def generator_loss_gradient(model_loss):
         if gradient is None:
             fail("g_loss does not depend on d_logits_fake.",
                  hint="the generator's loss is computed from the fake logits.")
-        # Per-example gradients where D is unsure (logit 0) and where D is sure the fakes are fake (-8).
-        fake_values = np.array([[0.0], [0.0], [-8.0], [-8.0]], np.float32)
+        # Per-example gradients where D is unsure (logit 0) and where D is sure the fakes are fake (about -8).
+        fake_values = np.array([[0.0], [0.0], [rejected], [rejected]], np.float32)
         with session(graph) as sess:
             found = run(sess, gradient, {real: np.zeros((2, 1), np.float32), fake: fake_values},
                         what="differentiating g_loss")
@@ -188,12 +192,12 @@ def generator_loss_gradient(model_loss):
     # Saturating minimax log(1 - D(G(z))): d/dx = -sigmoid(x), about -0.0003 at x=-8 (ratio 0.0007).
     if not (sure < 0 and unsure < 0):
         fail("g_loss does not decrease when D rates the fakes as more real.",
-             expected="d g_loss / d fake logit < 0", found=f"{unsure:.4g} at logit 0, {sure:.4g} at logit -8",
+             expected="d g_loss / d fake logit < 0", found=f"{unsure:.4g} at logit 0, {sure:.4g} at logit {rejected:g}",
              hint="the generator wants its fakes called real: cross-entropy of d_logits_fake with labels 1.")
     if sure / unsure < 1.5:
         fail("g_loss has almost no gradient where D confidently rejects the fakes (D(G(z)) close to 0).",
-             expected="a gradient at logit -8 about twice the one at logit 0 (non-saturating loss)",
-             found=f"{sure:.4g} at logit -8 vs {unsure:.4g} at logit 0 (ratio {sure / unsure:.3g})",
+             expected=f"a gradient at logit {rejected:g} about twice the one at logit 0 (non-saturating loss)",
+             found=f"{sure:.4g} at logit {rejected:g} vs {unsure:.4g} at logit 0 (ratio {sure / unsure:.3g})",
              hint="that is the saturating log(1 - D(G(z))) loss: "
                   "use the cross-entropy of the fake logits with labels 1.")
 

@@ -9,6 +9,7 @@ compare with a NumPy forward pass; when the values differ they try the usual mis
 """
 import numpy as np
 
+from grader.checks import drawn
 from grader.checks._common import (
     CheckFailed,
     call_student,
@@ -177,12 +178,12 @@ def _forward(x, weights, hidden, output=lambda v: v, inner=None):
 
 # ---------------------------------------------------------------- generator
 
-def _generator_image(result):
+def _generator_image(result, image_dim=IMAGE_DIM):
     """The generator's single output tensor, after checking its type and shape."""
     if isinstance(result, (tuple, list)):
         fail("generator should return only the tanh output.", expected="one tensor", found=describe(result),
              hint="return just the image tensor; the logits are not needed outside.")
-    check_tensor(result, "the generator's output", (None, IMAGE_DIM), tf.float32)
+    check_tensor(result, "the generator's output", (None, image_dim), tf.float32)
     return result
 
 
@@ -226,16 +227,18 @@ def generator_reuse(generator):
     check_reuse("generator", generator, Z_DIM, _call_generator, _generator_image)
 
 
-def generator_forward(generator):
+def generator_forward(generator, inputs=None):
     """Values match a NumPy forward pass tanh(leaky_relu(z W1 + b1) W2 + b2) with the student's alpha."""
-    for alpha in (TEST_ALPHA, None):  # None: the default alpha (0.01) must be the function's default too
+    drawn_inputs = drawn.pick(inputs)
+    z_dim, units, image_dim = drawn_inputs.z_dim, drawn_inputs.g_units, drawn_inputs.image_dim
+    for alpha in (drawn_inputs.alpha, None):  # None: the default alpha (0.01) must be the function's default too
         kwargs = {} if alpha is None else {"alpha": alpha}
         with fresh_graph() as graph:
-            z = tf.placeholder(tf.float32, [None, Z_DIM])
-            out = _generator_image(_call_generator(generator, z, **kwargs))
-            layers = _layers("generator", new_trainable_variables(graph), Z_DIM, G_UNITS, IMAGE_DIM)
-            rng = np.random.default_rng(2)
-            z_values = rng.normal(0.0, 1.0, (16, Z_DIM)).astype(np.float32)
+            z = tf.placeholder(tf.float32, [None, z_dim])
+            out = _generator_image(call_student(generator, z, image_dim, n_units=units, **kwargs), image_dim)
+            layers = _layers("generator", new_trainable_variables(graph), z_dim, units, image_dim)
+            rng = np.random.default_rng(drawn_inputs.network_seed)
+            z_values = rng.normal(0.0, 1.0, (drawn_inputs.batch, z_dim)).astype(np.float32)
             with session(graph) as sess:
                 weights = _load_weights(sess, layers, rng)
                 found = run(sess, out, {z: z_values})
@@ -350,16 +353,20 @@ def discriminator_reuse(discriminator):
     check_reuse("discriminator", discriminator, X_DIM, _call_discriminator, _discriminator_logits)
 
 
-def discriminator_forward(discriminator):
+def discriminator_forward(discriminator, inputs=None):
     """Logits match leaky_relu(x W1 + b1) W2 + b2 in NumPy and the first output is their sigmoid."""
-    for alpha in (TEST_ALPHA, None):
+    drawn_inputs = drawn.pick(inputs)
+    x_dim, units = drawn_inputs.x_dim, drawn_inputs.d_units
+    # the fixed inputs draw these weights from seed 4 (the generator's from 2), as they always have
+    weight_seed = 4 if drawn_inputs.seed is None else drawn_inputs.network_seed
+    for alpha in (drawn_inputs.alpha, None):
         kwargs = {} if alpha is None else {"alpha": alpha}
         with fresh_graph() as graph:
-            x = tf.placeholder(tf.float32, [None, X_DIM])
-            out, logits = _discriminator_pair(_call_discriminator(discriminator, x, **kwargs))
-            layers = _layers("discriminator", new_trainable_variables(graph), X_DIM, D_UNITS, 1)
-            rng = np.random.default_rng(4)
-            x_values = rng.normal(0.0, 1.0, (16, X_DIM)).astype(np.float32)
+            x = tf.placeholder(tf.float32, [None, x_dim])
+            out, logits = _discriminator_pair(call_student(discriminator, x, n_units=units, **kwargs))
+            layers = _layers("discriminator", new_trainable_variables(graph), x_dim, units, 1)
+            rng = np.random.default_rng(weight_seed)
+            x_values = rng.normal(0.0, 1.0, (drawn_inputs.batch, x_dim)).astype(np.float32)
             with session(graph) as sess:
                 weights = _load_weights(sess, layers, rng)
                 found_out, found_logits = run(sess, [out, logits], {x: x_values})

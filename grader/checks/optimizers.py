@@ -6,6 +6,7 @@ variables move and by how much, comparing two steps with Adam computed in NumPy.
 """
 import numpy as np
 
+from grader.checks import drawn
 from grader.checks._common import (
     accepts_parameter,
     call_student,
@@ -28,7 +29,7 @@ X_VALUES = np.random.default_rng(7).uniform(-1, 1, size=(4, 4)).astype(np.float3
 class MiniGan:
     """A two-layer toy GAN with variables under 'generator/' and 'discriminator/' and the course's losses."""
 
-    def __init__(self):
+    def __init__(self, z_values=Z_VALUES, x_values=X_VALUES):
         init = lambda seed: tf.random_normal_initializer(stddev=0.5, seed=seed)  # noqa: E731
         self.z = tf.placeholder(tf.float32, [None, 3], name="z")
         self.x = tf.placeholder(tf.float32, [None, 4], name="x")
@@ -47,16 +48,16 @@ class MiniGan:
             tf.reduce_mean(ce(logits=logits_fake, labels=tf.zeros_like(logits_fake)))
         self.g_loss = tf.reduce_mean(ce(logits=logits_fake, labels=tf.ones_like(logits_fake)))
         self.g_vars, self.d_vars = [g_w, g_b], [d_w, d_b]
-        self.feed = {self.z: Z_VALUES, self.x: X_VALUES}
+        self.feed = {self.z: z_values, self.x: x_values}
         self.gradients = {
             "d_train_opt": tf.gradients(self.d_loss, self.d_vars),
             "g_train_opt": tf.gradients(self.g_loss, self.g_vars),
         }
 
 
-def _student_ops(model_opt, learning_rate=TEST_RATE, beta1=None):
+def _student_ops(model_opt, learning_rate=TEST_RATE, beta1=None, batches=(Z_VALUES, X_VALUES)):
     """Build a MiniGan in the current graph and the student's two training ops on it."""
-    gan = MiniGan()
+    gan = MiniGan(*batches)
     kwargs = {"beta1": beta1} if beta1 is not None and accepts_parameter(model_opt, "beta1") else {}
     result = call_student(model_opt, gan.d_loss, gan.g_loss, learning_rate, **kwargs)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
@@ -125,11 +126,18 @@ def model_opt_var_lists(model_opt):
                  hint=f"var_list should hold every variable whose name starts with '{scope}/'.")
 
 
-def model_opt_adam_steps(model_opt):
+def model_opt_adam_steps(model_opt, inputs=None):
     """Two rounds of d then g steps match Adam in NumPy, one optimizer per network, with learning_rate and beta1."""
-    beta1 = TEST_BETA1 if accepts_parameter(model_opt, "beta1") else 0.9
+    drawn_inputs = drawn.pick(inputs)
+    rate = drawn_inputs.rate
+    beta1 = drawn_inputs.beta1 if accepts_parameter(model_opt, "beta1") else 0.9
+    batches = (Z_VALUES, X_VALUES)
+    if drawn_inputs.seed is not None:
+        rng = np.random.default_rng(drawn_inputs.adam_seed)
+        batches = (rng.normal(size=Z_VALUES.shape).astype(np.float32),
+                   rng.uniform(-1, 1, size=X_VALUES.shape).astype(np.float32))
     with fresh_graph() as graph:
-        gan, ops = _student_ops(model_opt, TEST_RATE, beta1)
+        gan, ops = _student_ops(model_opt, rate, beta1, batches)
         owners = {"d_train_opt": gan.d_vars, "g_train_opt": gan.g_vars}
         gradients = {name: [] for name in ops}
         moves = {name: [] for name in ops}
@@ -143,7 +151,7 @@ def model_opt_adam_steps(model_opt):
                     moves[name].append(_flat(run(sess, owners[name])) - before)
     shared_steps = {"d_train_opt": (1, 3), "g_train_opt": (2, 4)}  # one optimizer's counter, advanced by both ops
     for name in ops:
-        _compare_with_adam(name, gradients[name], moves[name], beta1, shared_steps[name])
+        _compare_with_adam(name, gradients[name], moves[name], rate, beta1, shared_steps[name])
 
 
 def adam_moves(gradients, learning_rate, beta1, steps=(1, 2), beta2=ADAM_BETA2, epsilon=ADAM_EPSILON):
@@ -170,9 +178,9 @@ def _same(expected, found):
     return close(expected, found, rtol=2e-3, atol=1e-7)
 
 
-def _compare_with_adam(name, gradients, moves, beta1, shared_steps):
-    expected = adam_moves(gradients, TEST_RATE, beta1)
-    shared = adam_moves(gradients, TEST_RATE, beta1, steps=shared_steps)
+def _compare_with_adam(name, gradients, moves, rate, beta1, shared_steps):
+    expected = adam_moves(gradients, rate, beta1)
+    shared = adam_moves(gradients, rate, beta1, steps=shared_steps)
     for step, label in enumerate(("first", "second")):
         found = moves[step]
         if _same(expected[step], found):
@@ -181,19 +189,19 @@ def _compare_with_adam(name, gradients, moves, beta1, shared_steps):
         if _same(shared[step], found):
             hint = ("the two operations share one optimizer, so Adam's step counter advances twice per round: "
                     "create one tf.train.AdamOptimizer for each network.")
-        elif step == 0 and _same(-TEST_RATE * gradients[0], found):
+        elif step == 0 and _same(-rate * gradients[0], found):
             hint = ("the step is learning_rate * gradient, plain gradient descent: "
                     "use tf.train.AdamOptimizer(learning_rate).")
         elif np.mean(np.sign(found) == -np.sign(expected[step])) > 0.5:
             hint = ("the weights move the wrong way: this operation minimises the other network's loss, "
                     "or a negated one (d_train_opt minimises d_loss, g_train_opt minimises g_loss).")
         elif step == 0 and np.allclose(np.abs(found), np.max(np.abs(found)), rtol=2e-2):
-            hint = (f"the weights moved by {np.max(np.abs(found)):.6g} instead of about learning_rate={TEST_RATE}: "
+            hint = (f"the weights moved by {np.max(np.abs(found)):.6g} instead of about learning_rate={rate}: "
                     "pass the learning_rate argument to the optimizer.")
-        elif step == 1 and beta1 != 0.9 and _same(adam_moves(gradients, TEST_RATE, 0.9)[1], found):
+        elif step == 1 and beta1 != 0.9 and _same(adam_moves(gradients, rate, 0.9)[1], found):
             hint = (f"Adam ran with beta1=0.9 although beta1={beta1} was passed: "
                     "use AdamOptimizer(learning_rate, beta1=beta1).")
-        fail(f"The {label} step of {name} does not match Adam (learning_rate={TEST_RATE}, beta1={beta1}).",
+        fail(f"The {label} step of {name} does not match Adam (learning_rate={rate}, beta1={beta1}).",
              expected=("every weight moves by about learning_rate (Adam's first step is learning_rate * sign(gradient))"
                        if step == 0 else "the NumPy Adam update"),
              found=f"largest move {np.max(np.abs(found)):.6g}; " + first_mismatch(expected[step], found), hint=hint)

@@ -1,16 +1,18 @@
 """Checks for notebook 07, why a GAN works and how it fails: NumPy exercises on the theory,
 Algorithm 1's training step, and the conceptual questions.
 
-The references are computed element by element with Python's ``math`` module (not with the
-NumPy calls a student would use), so a check never agrees with a mistake because it makes the
-same one. Each check tests type, then shape, then values, and names the likely mistake by
-comparing the value found with the values the usual mistakes give.
+The answer key does not ship: the visible checks compare with values precomputed for their
+fixed inputs (tests/test_answer_key.py recomputes them), and the hidden checks that need a
+reference on inputs drawn per student get it from their hidden test cell, which only the
+gradebook holds. Each check tests type, then shape, then values, and names the likely mistake
+by comparing the value found with the values the usual mistakes give.
 """
 import contextlib
 import math
 
 import numpy as np
 
+from grader.checks import drawn
 from grader.checks._common import ATOL, RTOL, call_student, close, describe, fail, first_mismatch, fresh_graph, session
 from grader.quiet import quiet
 from grader.tf1 import tf
@@ -18,7 +20,7 @@ from grader.tf1 import tf
 LOG4 = math.log(4.0)
 
 
-# ----------------------------------------------------------------------------- independent references
+# ----------------------------------------------------------------------------- helpers of the diagnoses
 def log_sigmoid(logit):
     """log(sigmoid(l)) for one number, exact for large |l| (never log(0))."""
     return -math.log1p(math.exp(-logit)) if logit >= 0 else logit - math.log1p(math.exp(logit))
@@ -26,39 +28,6 @@ def log_sigmoid(logit):
 
 def sigmoid(logit):
     return math.exp(log_sigmoid(logit))
-
-
-def reference_value(real, fake):
-    """V = mean log D(x) + mean log(1 - D(G(z))) from logits; log(1 - sigmoid(l)) = log_sigmoid(-l)."""
-    real, fake = np.ravel(real), np.ravel(fake)
-    return (sum(log_sigmoid(float(v)) for v in real) / len(real)
-            + sum(log_sigmoid(-float(v)) for v in fake) / len(fake))
-
-
-def reference_optimal_d(p_data, p_g):
-    return np.array([a / (a + b) if a + b > 0 else 0.5 for a, b in zip(np.ravel(p_data), np.ravel(p_g), strict=True)]
-                    ).reshape(np.shape(p_data))
-
-
-def kl_terms(p, q):
-    """sum of p log(p / q) over the entries where p > 0 (0 log 0 = 0)."""
-    return sum(a * math.log(a / b) for a, b in zip(np.ravel(p), np.ravel(q), strict=True) if a > 0)
-
-
-def reference_jsd(p, q):
-    middle = [(a + b) / 2 for a, b in zip(np.ravel(p), np.ravel(q), strict=True)]
-    return 0.5 * kl_terms(p, middle) + 0.5 * kl_terms(q, middle)
-
-
-def value_at_optimal_d(p_data, p_g):
-    """V(D*, G) on a grid: sum p_data log D* + sum p_g log(1 - D*), 0 log 0 = 0."""
-    total = 0.0
-    for a, b in zip(np.ravel(p_data), np.ravel(p_g), strict=True):
-        if a > 0:
-            total += a * math.log(a / (a + b))
-        if b > 0:
-            total += b * math.log(b / (a + b))
-    return total
 
 
 def random_distributions(seed, size=12, zeros=3):
@@ -128,6 +97,16 @@ def _first_change(original, changed):
     return f"at index {index}: {np.asarray(original)[index]!r} became {np.asarray(changed)[index]!r}"
 
 
+def _reference(reference, inputs, fixed, what, *arrays):
+    """The expected value: ``fixed`` (precomputed) on the fixed inputs without a reference, else the
+    hidden cell's ``reference`` on ``arrays`` (a grader problem, not the student's, if it is missing)."""
+    if reference is None and inputs.seed is None:
+        return fixed
+    if not callable(reference):
+        raise TypeError(f"drawn inputs need reference=<a function computing {what}> from the hidden test cell")
+    return float(reference(*(np.array(a, copy=True) for a in arrays)))
+
+
 def _match(found, candidates, rtol=RTOL, atol=ATOL):
     """The hint of the first candidate (value, hint) whose value equals ``found``."""
     for value, hint in candidates:
@@ -142,6 +121,8 @@ REAL_LOGITS = np.array([[2.0], [-1.0], [0.5], [3.0], [-0.3]])
 FAKE_LOGITS = np.array([[-2.0], [0.7], [1.5]])
 CONFIDENT_REAL = np.array([[-100.0], [100.0], [30.0], [-1000.0]])
 CONFIDENT_FAKE = np.array([[100.0], [-100.0], [1000.0]])
+VALUE_ON_MODERATE = -1.5406176350604417  # V on REAL_LOGITS, FAKE_LOGITS
+VALUE_ON_CONFIDENT = -641.6666666666667  # V on the fixed confident logits (drawn.FIXED)
 UNSTABLE = ("computing log(sigmoid(l)) or log(1 - sigmoid(l)) directly fails for confident logits: 1 - sigmoid(100) "
             "rounds to 0, whose log is -inf, and exp(1000) overflows. Use log sigmoid(l) = -np.logaddexp(0, -l) "
             "and log(1 - sigmoid(l)) = -np.logaddexp(0, l).")
@@ -189,7 +170,7 @@ def _student_value(value_function, real, fake):
 def value_function_values(value_function):
     """value_function(d_logits_real, d_logits_fake) is one number equal to V on moderate logits."""
     found = _student_value(value_function, REAL_LOGITS, FAKE_LOGITS)
-    expected = reference_value(REAL_LOGITS, FAKE_LOGITS)
+    expected = VALUE_ON_MODERATE
     if not close(expected, found):
         fail("value_function differs from V on 5 real and 3 fake logits.",
              expected=f"{expected:.6f} = mean log sigmoid(l_real) + mean log(1 - sigmoid(l_fake))",
@@ -201,20 +182,23 @@ def value_function_values(value_function):
              hint="average over every entry (np.mean without an axis) so any shape works.")
 
 
-def value_function_stability(value_function):
-    """value_function is finite and exact for confident logits of +-30, +-100 and +-1000."""
-    found = _student_value(value_function, CONFIDENT_REAL, CONFIDENT_FAKE)
-    expected = reference_value(CONFIDENT_REAL, CONFIDENT_FAKE)
+def value_function_stability(value_function, reference=None, inputs=None):
+    """value_function is finite and exact for confident logits (tens, hundreds, a thousand); on drawn
+    inputs ``reference`` (from the hidden test cell) computes V for them."""
+    inputs = drawn.pick(inputs)
+    real, fake = (np.array(logits).reshape(-1, 1) for logits in inputs.confident_logits)
+    found = _student_value(value_function, real, fake)
+    expected = _reference(reference, inputs, VALUE_ON_CONFIDENT, "V from logits", real, fake)
+    shown = f"logits up to +-{max(np.abs(real).max(), np.abs(fake).max()):g}"
     if not math.isfinite(found):
-        fail("value_function is not finite for confident logits (+-100, +-1000).", expected=f"{expected:.6f}",
+        fail(f"value_function is not finite for confident logits ({shown}).", expected=f"{expected:.6f}",
              found=f"{found}", hint=UNSTABLE)
     if not close(expected, found):
         # only the mistakes that are right on moderate logits can be what goes wrong here
-        moderate = reference_value(REAL_LOGITS, FAKE_LOGITS)
         precision = [candidate for candidate, on_moderate in zip(
-            value_function_mistakes(CONFIDENT_REAL, CONFIDENT_FAKE), value_function_mistakes(REAL_LOGITS, FAKE_LOGITS),
-            strict=True) if close(moderate, on_moderate[0], rtol=1e-3, atol=1e-3)]
-        fail("value_function is finite but inexact for confident logits (+-100, +-1000).",
+            value_function_mistakes(real, fake), value_function_mistakes(REAL_LOGITS, FAKE_LOGITS),
+            strict=True) if close(VALUE_ON_MODERATE, on_moderate[0], rtol=1e-3, atol=1e-3)]
+        fail(f"value_function is finite but inexact for confident logits ({shown}).",
              expected=f"{expected:.6f}", found=f"{found:.6f}", hint=_match(found, precision)
              or "log sigmoid(l) must stay exact for large |l|: log sigmoid(-1000) is -1000, not a clipped number.")
 
@@ -225,6 +209,8 @@ P_DATA = np.where(np.abs(GRID) <= 2.0, np.exp(-0.5 * (GRID - 0.5) ** 2), 0.0)
 P_G = np.where(GRID >= -1.0, np.exp(-0.5 * ((GRID - 1.0) / 1.5) ** 2) / 1.5, 0.0)
 P_G[-1] = 0.0  # a point where neither density has mass: 0/0
 P_DATA[0], P_G[1] = 1e-6, 1e-6  # tiny densities against 0: D* is exactly 1 and 0 there, not 1/2
+OPTIMAL_D = np.array([1.0, 0.0, 1.0, 1.0, 0.542237596883055, 0.6, 0.6230906556637381, 0.6132562779833931,
+                      0.5696602476981315, 0.49025639957769024, 0.3781724089200291, 0.0, 0.5])  # D* on P_DATA, P_G
 
 
 def optimal_d_mistakes(p_data, p_g):
@@ -251,7 +237,7 @@ def _student_optimal_d(optimal_discriminator, p_data, p_g):
 def optimal_discriminator_values(optimal_discriminator):
     """optimal_discriminator(p_data, p_g) = p_data / (p_data + p_g) on a grid, 1/2 where both are 0."""
     found = _student_optimal_d(optimal_discriminator, P_DATA, P_G)
-    expected = reference_optimal_d(P_DATA, P_G)
+    expected = OPTIMAL_D
     both_zero = (P_DATA + P_G) == 0
     if np.isnan(found).any():
         nan_where = "where p_data + p_g = 0" if np.isnan(found[both_zero]).all() else "somewhere"
@@ -269,21 +255,39 @@ def optimal_discriminator_values(optimal_discriminator):
              found=first_mismatch(expected, found), hint=hint)
     grid_2d = (P_DATA[:12].reshape(3, 4), P_G[:12].reshape(3, 4))
     found_2d = _student_optimal_d(optimal_discriminator, *grid_2d)
-    if not close(reference_optimal_d(*grid_2d), found_2d):
+    expected_2d = OPTIMAL_D[:12].reshape(3, 4)
+    if not close(expected_2d, found_2d):
         fail("optimal_discriminator is wrong on densities over a 2-D grid, shape (3, 4).",
-             expected="the same formula, entry by entry", found=first_mismatch(reference_optimal_d(*grid_2d), found_2d))
+             expected="the same formula, entry by entry", found=first_mismatch(expected_2d, found_2d))
 
 
-def optimal_discriminator_at_equilibrium(optimal_discriminator):
-    """Where p_g = p_data, D* is 1/2 everywhere, including where both densities are 0."""
-    found = _student_optimal_d(optimal_discriminator, P_DATA, P_DATA.copy())
-    if not close(np.full(P_DATA.shape, 0.5), found):
+def optimal_discriminator_at_equilibrium(optimal_discriminator, reference=None, inputs=None):
+    """Where p_g = p_data, D* is 1/2 everywhere, including where both densities are 0; with a
+    ``reference`` (the hidden test cell's), D* also matches it on the density against its reverse."""
+    inputs = drawn.pick(inputs)
+    density = np.array(inputs.equilibrium_density)
+    found = _student_optimal_d(optimal_discriminator, density, density.copy())
+    if not close(np.full(density.shape, 0.5), found):
         fail("With p_g = p_data, D* should be 1/2 at every point.", expected="0.5 everywhere",
-             found=first_mismatch(np.full(P_DATA.shape, 0.5), found),
+             found=first_mismatch(np.full(density.shape, 0.5), found),
              hint="where both densities are 0 the notebook defines D* = 1/2 (D cannot tell, so it says 1/2).")
+    if reference is None:
+        return
+    p_g = density[::-1].copy()
+    found = _student_optimal_d(optimal_discriminator, density, p_g)
+    expected = np.asarray(reference(density.copy(), p_g.copy()), np.float64)
+    if not close(expected, found):
+        fail(f"optimal_discriminator differs from p_data / (p_data + p_g) on other densities ({len(density)} points).",
+             expected="D* with 1/2 where both are 0", found=first_mismatch(expected, found),
+             hint=_match(found, optimal_d_mistakes(density, p_g)))
 
 
 # ----------------------------------------------------------------------------- js_divergence
+JSD_ON_RANDOM = {1: 0.19235104668409678, 2: 0.3049817255705267}  # JSD of random_distributions(seed)
+VALUE_AT_OPTIMUM = {3: -0.7150466478047421, 4: -0.6329126099967539,  # V(D*, G) on the fixed draws (drawn.FIXED)
+                    5: -0.7792670714040136}
+
+
 def jsd_mistakes(p, q):
     middle = (p + q) / 2
     with np.errstate(all="ignore"):
@@ -324,7 +328,7 @@ def js_divergence_values(js_divergence):
              expected=f"{math.log(2):.6f}", found=f"{found:.6f}", hint=hint)
     for seed in (1, 2):
         p, q = random_distributions(seed)
-        found, expected = _student_jsd(js_divergence, p, q), reference_jsd(p, q)
+        found, expected = _student_jsd(js_divergence, p, q), JSD_ON_RANDOM[seed]
         if not math.isfinite(found):
             fail(f"js_divergence is not finite on random p, q with zero entries (seed {seed}).",
                  expected=f"{expected:.8f}", found=f"{found}",
@@ -340,11 +344,13 @@ def js_divergence_values(js_divergence):
                  found=f"{swapped:.8f}", hint="both distributions are compared with the same mixture M.")
 
 
-def js_divergence_and_value(js_divergence):
-    """V(D*, G) = -log 4 + 2 JSD(p_data || p_g) holds with your js_divergence on random distributions."""
-    for seed in (3, 4, 5):
-        p_data, p_g = random_distributions(seed, size=20, zeros=4)
-        value = value_at_optimal_d(p_data, p_g)
+def js_divergence_and_value(js_divergence, reference=None, inputs=None):
+    """V(D*, G) = -log 4 + 2 JSD(p_data || p_g) holds with your js_divergence on random distributions;
+    on drawn inputs ``reference`` (from the hidden test cell) computes V(D*, G) on a grid."""
+    inputs = drawn.pick(inputs)
+    for seed, size, zeros in inputs.jsd_draws:
+        p_data, p_g = random_distributions(seed, size=size, zeros=zeros)
+        value = _reference(reference, inputs, VALUE_AT_OPTIMUM.get(seed), "V(D*, G) on a grid", p_data, p_g)
         jsd = _student_jsd(js_divergence, p_data, p_g)
         if not close(value, -LOG4 + 2 * jsd, rtol=1e-6, atol=1e-9):
             fail("V(D*, G) = -log 4 + 2 JSD does not hold with your js_divergence "
@@ -406,18 +412,20 @@ def generator_loss_gradients_values(generator_loss_gradients):
                  found=first_mismatch(expected[index], found[index]), hint=hint)
 
 
-def generator_loss_gradients_vanish(generator_loss_gradients):
+def generator_loss_gradients_vanish(generator_loss_gradients, inputs=None):
     """At logit -10 the minimax gradient vanishes and the non-saturating one does not; finite at +-1000."""
-    minimax, non_saturating = _student_gradients(generator_loss_gradients, CONFIDENT_LOGITS)
+    confident = np.array(drawn.pick(inputs).gradient_logits)
+    shown = ", ".join(f"{v:g}" for v in confident)
+    minimax, non_saturating = _student_gradients(generator_loss_gradients, confident)
     if not (np.isfinite(minimax).all() and np.isfinite(non_saturating).all()):
-        fail("The gradients are not finite for confident logits (+-40, +-100, +-1000).", expected="finite values",
+        fail(f"The gradients are not finite for confident logits ({shown}).", expected="finite values",
              found=f"minimax {minimax.tolist()}, non-saturating {non_saturating.tolist()}",
              hint="exp(1000) overflows, and inf / inf or 0 / 0 gives NaN: compute sigmoid(l) in a form that "
                   "never overflows, e.g. 0.5 * (1 + np.tanh(l / 2)).")
-    expected = (np.array([-sigmoid(float(v)) for v in CONFIDENT_LOGITS]),
-                np.array([sigmoid(float(v)) - 1 for v in CONFIDENT_LOGITS]))
+    expected = (np.array([-sigmoid(float(v)) for v in confident]),
+                np.array([sigmoid(float(v)) - 1 for v in confident]))
     if not (close(expected[0], minimax) and close(expected[1], non_saturating)):
-        fail("The gradients are wrong for confident logits (+-40, +-100, +-1000).",
+        fail(f"The gradients are wrong for confident logits ({shown}).",
              expected=f"minimax {expected[0].tolist()}, non-saturating {expected[1].tolist()}",
              found=f"minimax {minimax.tolist()}, non-saturating {non_saturating.tolist()}")
     rejected = np.array([-10.0])
@@ -483,18 +491,18 @@ def bilinear_alternating_step(alternating_step):
                 "x_new = x - eta*y, then y + eta*x_new")
 
 
-def bilinear_long_run(simultaneous_step, alternating_step):
-    """Over 200 steps simultaneous play spirals out as r0 (1 + eta^2)^(N/2); alternating keeps x^2 + y^2 - eta x y."""
-    steps, eta = 200, ETA
-    x, y = START
+def bilinear_long_run(simultaneous_step, alternating_step, inputs=None):
+    """Over N steps simultaneous play spirals out as r0 (1 + eta^2)^(N/2); alternating keeps x^2 + y^2 - eta x y."""
+    *start, eta, steps = drawn.pick(inputs).bilinear
+    x, y = start
     for _ in range(steps):
         x, y = _step(simultaneous_step, x, y, eta)
-    radius, expected = math.hypot(x, y), math.hypot(*START) * (1 + eta ** 2) ** (steps / 2)
+    radius, expected = math.hypot(x, y), math.hypot(*start) * (1 + eta ** 2) ** (steps / 2)
     if not math.isclose(radius, expected, rel_tol=1e-6):
         fail(f"After {steps} simultaneous steps the distance from (0, 0) should be r0 (1 + eta^2)^(N/2).",
              expected=f"{expected:.6f}", found=f"{radius:.6f}",
              hint="each simultaneous step multiplies the distance by sqrt(1 + eta^2): check the step above.")
-    x, y = START
+    x, y = start
     invariant = lambda x, y: x * x + y * y - eta * x * y  # noqa: E731
     start, largest = invariant(x, y), 0.0
     for _ in range(steps):
@@ -675,8 +683,9 @@ def training_step_feeds(training_step):
                   "for each run.")
 
 
-def training_step_in_tensorflow(training_step):
-    """training_step runs in a real tf.Session: with k=2, D's op runs twice and then G's once."""
+def training_step_in_tensorflow(training_step, inputs=None):
+    """training_step runs in a real tf.Session: with k=2 (or the drawn k), D's op runs k times and then G's once."""
+    k = drawn.pick(inputs).k
     with fresh_graph() as graph:
         real = tf.placeholder(tf.float32, (None, 2), name="input_real")
         z = tf.placeholder(tf.float32, (None, 3), name="input_z")
@@ -691,14 +700,14 @@ def training_step_in_tensorflow(training_step):
         try:
             call_student(training_step, sess, d_op, g_op, real, z,
                          lambda: rng.normal(size=(4, 2)).astype(np.float32),
-                         lambda: rng.uniform(-1, 1, size=(4, 3)).astype(np.float32), k=2)
+                         lambda: rng.uniform(-1, 1, size=(4, 3)).astype(np.float32), k=k)
             with quiet():
                 d_done, g_seen = sess.run([d_count, g_saw])
         finally:
             sess.close()
-    if (d_done, g_seen) != (2.0, 2.0):
-        fail("In a real session, training_step(k=2) did not run D's op twice and then G's op.",
-             expected="2 D updates, and G's update after both", found=f"{d_done:g} D updates; G ran after "
+    if (d_done, g_seen) != (k, k):
+        fail(f"In a real session, training_step(k={k}) did not run D's op {k} times and then G's op.",
+             expected=f"{k} D updates, and G's update after all of them", found=f"{d_done:g} D updates; G ran after "
              + (f"{g_seen:g} of them" if g_seen >= 0 else "none (it did not run)"))
 
 

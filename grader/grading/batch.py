@@ -25,7 +25,7 @@ from pathlib import Path
 
 from grader import course
 from grader.grading import gradebook as gradebooks
-from grader.grading import nbgrader_bridge, worker
+from grader.grading import hidden_seeds, nbgrader_bridge, worker
 from grader.grading.isolation import sandbox
 from grader.grading.records import CourseTemplate, GradingSettings, StudentJob, StudentResult, to_json
 
@@ -33,9 +33,10 @@ VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
-def find_jobs(submitted, assignment, uid_base=None):
+def find_jobs(submitted, assignment, uid_base=None, seeds=None):
     """(jobs, skipped): one job per student folder, the n-th graded as uid ``uid_base + n`` (with
-    a uid base); skipped lists unusable folder names."""
+    a uid base) and with the hidden checks' seeds ``seeds(student_id)`` ({grade_id: seed}, with a
+    ``seeds``); skipped lists unusable folder names."""
     jobs, skipped = [], []
     for folder in sorted(Path(submitted).iterdir()):
         if not folder.is_dir() or folder.name.startswith("."):
@@ -45,7 +46,9 @@ def find_jobs(submitted, assignment, uid_base=None):
             continue
         index = len(jobs)
         uid = None if uid_base is None else uid_base + index
-        jobs.append(StudentJob(folder.name, assignment, str(folder / assignment), index=index, uid=uid))
+        drawn = tuple(sorted(seeds(folder.name).items())) if seeds else ()
+        jobs.append(StudentJob(folder.name, assignment, str(folder / assignment), index=index, uid=uid,
+                               hidden_seeds=drawn))
     return jobs, skipped
 
 
@@ -68,6 +71,12 @@ def grading_limits(timeout=None, notebook_limit=None):
     and max(600, 5 x timeout)."""
     timeout = timeout or int(nbgrader_bridge.load_config().Execute.get("timeout", 120))
     return timeout, notebook_limit or max(600, 5 * timeout)
+
+
+def seeds_for(source_notebooks, secret_file=None):
+    """student_id -> {grade_id: seed}, from the course secret in ``secret_file`` (made if absent)."""
+    secret = hidden_seeds.load_secret(secret_file)
+    return lambda student_id: hidden_seeds.student_seeds(secret, student_id, source_notebooks)
 
 
 def grading_settings(work_root, source_notebooks, uid_base, also_hide=(), **options) -> GradingSettings:
@@ -119,22 +128,26 @@ def publish(student: StudentResult, out, contents=None):
 
 def autograde(submitted, out, workers=None, timeout=None, notebook_limit=None, memory_mb=4096,
               assignment=course.ASSIGNMENT, work_dir=None, keep_work=False, warm_kernels=True, skip_ungraded=False,
-              log=print):
+              log=print, secret_file=None):
     """Grade every student under ``submitted``; returns the report (see :func:`build_report`;
-    also written to OUT/report.json)."""
+    also written to OUT/report.json). ``secret_file``: the course secret of the hidden inputs
+    (default: grader.grading.hidden_seeds.default_secret_file())."""
     started = time.monotonic()
     submitted, out = Path(submitted).resolve(), Path(out).resolve()
     if not submitted.is_dir():
         raise FileNotFoundError(f"{submitted} is not a folder: expected SUBMITTED/<student_id>/{assignment}/*.ipynb")
     source_notebooks = course.read_assignment(assignment=assignment)
     uid_base = new_uid_base()
-    jobs, skipped = find_jobs(submitted, assignment, uid_base)
+    secret_file = secret_file or hidden_seeds.default_secret_file()
+    jobs, skipped = find_jobs(submitted, assignment, uid_base, seeds_for(source_notebooks, secret_file))
     timeout, notebook_limit = grading_limits(timeout, notebook_limit)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     out.mkdir(parents=True, exist_ok=True)
     work_root = Path(tempfile.mkdtemp(prefix="gan-grading-", dir=work_dir))
     os.chmod(work_root, 0o711)
-    settings = grading_settings(work_root, source_notebooks, uid_base, also_hide=[out, submitted], timeout=timeout,
+    secret_folder = Path(secret_file).resolve().parent
+    hide = [out, submitted] + ([] if course.course_root().resolve().is_relative_to(secret_folder) else [secret_folder])
+    settings = grading_settings(work_root, source_notebooks, uid_base, also_hide=hide, timeout=timeout,
                                 notebook_limit=notebook_limit, memory_mb=memory_mb, warm_kernels=warm_kernels,
                                 skip_ungraded=skip_ungraded)
     log(f"Grading {len(jobs)} student(s) of '{assignment}' with {workers} worker(s); "

@@ -132,19 +132,22 @@ def last_lines(text, count):
 def cmd_autograde(args):
     from grader.grading.batch import autograde, exit_status, summary_text
     from grader.grading.cluster import ClusterError, autograde_on_cluster
+    from grader.grading.hidden_seeds import SecretFileError
 
     try:
         if args.scheduler:
             report = autograde_on_cluster(args.submitted, args.out, args.scheduler, timeout=args.timeout,
                                           notebook_limit=args.notebook_limit, memory_mb=args.memory_mb,
                                           assignment=args.assignment, work_dir=args.work_dir,
-                                          warm_kernels=not args.cold_kernels, skip_ungraded=args.skip_ungraded)
+                                          warm_kernels=not args.cold_kernels, skip_ungraded=args.skip_ungraded,
+                                          secret_file=args.secret_file)
         else:
             report = autograde(args.submitted, args.out, workers=args.workers, timeout=args.timeout,
                                notebook_limit=args.notebook_limit, memory_mb=args.memory_mb,
                                assignment=args.assignment, work_dir=args.work_dir, keep_work=args.keep_work,
-                               warm_kernels=not args.cold_kernels, skip_ungraded=args.skip_ungraded)
-    except FileNotFoundError as error:
+                               warm_kernels=not args.cold_kernels, skip_ungraded=args.skip_ungraded,
+                               secret_file=args.secret_file)
+    except (FileNotFoundError, SecretFileError) as error:
         print(error)
         return 2
     except ClusterError as error:
@@ -243,6 +246,10 @@ def parser():
                        help="do not run notebooks without graded tests (the training notebook); faster")
     grade.add_argument("--cold-kernels", action="store_true",
                        help="start every kernel from scratch instead of forking it from a warm TensorFlow process")
+    grade.add_argument("--secret-file", help="the course secret the hidden tests' inputs are drawn from, per student "
+                                             "(a file only this user can read, made on first use; default: "
+                                             "/var/lib/gan-course/hidden-inputs.key as root, else "
+                                             "~/.config/gan-course/hidden-inputs.key)")
     grade.set_defaults(run=cmd_autograde)
 
     export = commands.add_parser("export", help="grade sheet with per-notebook totals")

@@ -201,7 +201,7 @@ def result_files(student: StudentResult):
 # ---------------------------------------------------------------------- on the client
 def autograde_on_cluster(submitted, out, scheduler, timeout=None, notebook_limit=None, memory_mb=4096,
                          assignment=course.ASSIGNMENT, work_dir=None, warm_kernels=True, skip_ungraded=False,
-                         log=print, wait_for_workers=WAIT_FOR_WORKERS):
+                         log=print, wait_for_workers=WAIT_FOR_WORKERS, secret_file=None):
     """Grade every student under ``submitted`` on the Dask cluster whose scheduler is at ``scheduler``;
     returns the report of :func:`grader.grading.batch.autograde`, with ``scheduler`` added.
 
@@ -215,7 +215,7 @@ def autograde_on_cluster(submitted, out, scheduler, timeout=None, notebook_limit
         raise FileNotFoundError(f"{submitted} is not a folder: expected SUBMITTED/<student_id>/{assignment}/*.ipynb")
     source_notebooks = course.read_assignment(assignment=assignment)
     uid_base = batch.new_uid_base()
-    jobs, skipped = batch.find_jobs(submitted, assignment, uid_base)
+    jobs, skipped = batch.find_jobs(submitted, assignment, uid_base, batch.seeds_for(source_notebooks, secret_file))
     timeout, notebook_limit = batch.grading_limits(timeout, notebook_limit)
     shared = ClusterBatch(course_hash(), uid_base, work_dir and str(work_dir), timeout, notebook_limit, memory_mb,
                           warm_kernels, skip_ungraded)

@@ -22,6 +22,7 @@ class StudentJob:
     source: str
     index: int  # position in the batch: names the student's private working folder
     uid: int | None = None  # the uid the student's code runs under (root only)
+    hidden_seeds: tuple = ()  # (grade_id, seed) pairs for the hidden checks' inputs (grader.grading.hidden_seeds)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 
 from grader import course
-from grader.grading import checker, gradebook, integrity, nbgrader_bridge, scoring
+from grader.grading import checker, gradebook, hidden_seeds, integrity, nbgrader_bridge, scoring
 from grader.grading.isolation import cleanroom, launcher, sandbox
 from grader.grading.isolation.zygote import recheck
 from grader.grading.outputs import autograde_preprocessors
@@ -127,6 +127,8 @@ class StudentGrader:
         os.environ["JUPYTER_RUNTIME_DIR"] = str(sandbox.make_private_dir(self.root / "runtime"))
         os.environ["MPLBACKEND"] = "Agg"
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # this student's seeds (never the secret): in the zygote's and the checker's environments
+        os.environ.update(hidden_seeds.seeds_environment(dict(job.hidden_seeds)))
         self.watchdog = sandbox.Watchdog(settings.memory_mb * 2**20, sandbox=self.sandbox)
 
     # ------------------------------------------------------------------ processes

@@ -15,7 +15,7 @@ COMMANDS = {
     "generate": {"--assignment"},
     "validate": {"--timeout"},
     "autograde": {"--out", "--workers", "--scheduler", "--timeout", "--notebook-limit", "--memory-mb", "--assignment",
-                  "--work-dir", "--keep-work", "--skip-ungraded", "--cold-kernels"},
+                  "--work-dir", "--keep-work", "--skip-ungraded", "--cold-kernels", "--secret-file"},
     "export": {"--out", "--csv"},
     "merge": {"--out"},
     "demo": {"--workers", "--timeout", "--folder"},
