@@ -365,6 +365,11 @@ MISTAKES = [
       ("tf.control_dependencies(d_updates)", "tf.control_dependencies(g_updates)"), ("@D", "d_updates")],
      "moving averages unchanged"),
     # find_the_bugs, beyond the planted bugs
+    ("D's train op also runs the generator's batch-norm updates", "find_the_bugs",
+     [("    d_train = tf.train.AdamOptimizer(learning_rate, beta1=0.5).minimize(d_loss, var_list=d_vars)\n", ""),
+      ("        g_train = tf.train.AdamOptimizer",
+       "        d_train = tf.train.AdamOptimizer(learning_rate, beta1=0.5).minimize(d_loss, var_list=d_vars)\n"
+       "        g_train = tf.train.AdamOptimizer")], "d's train op also runs the generator's batch-norm updates"),
     ("generator loss with the fakes labelled 0", "find_the_bugs",
      [("g_loss = cross_entropy(d_logits_fake, tf.ones_like(d_logits_fake))",
        "g_loss = cross_entropy(d_logits_fake, tf.zeros_like(d_logits_fake))")], "G's loss changed"),
@@ -393,5 +398,6 @@ ONLY_FAILS = {
     "dropout after the first hidden layer only": {"test_conv_discriminator_dropout"},
     "batch-norm updates never run (UPDATE_OPS left out)": {"test_conv_model_opt_batch_norm"},
     "generator loss with the fakes labelled 0": {"test_dcgan_fake_labels"},
+    "D's train op also runs the generator's batch-norm updates": {"test_dcgan_batch_norm_updates"},
     "D* at the optimum answered as 1": {"test_answer_d_star"},
 }
