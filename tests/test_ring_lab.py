@@ -236,6 +236,44 @@ def test_a_step_function_that_fails_its_checks_is_noted_once(fns, capsys):
     assert "does not pass its checks" not in capsys.readouterr().out
 
 
+SEED_FORM_NETWORKS = '''
+def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
+    with tf.variable_scope("generator", reuse=reuse):
+        hidden = tf.layers.dense(z, n_units)
+        hidden = tf.maximum(alpha * hidden, hidden)
+        return tf.tanh(tf.layers.dense(hidden, out_dim))
+
+
+def discriminator(x, n_units=128, reuse=False, alpha=0.01):
+    with tf.variable_scope("discriminator", reuse=reuse):
+        hidden = tf.layers.dense(x, n_units)
+        hidden = tf.maximum(alpha * hidden, hidden)
+        logits = tf.layers.dense(hidden, 1)
+        return tf.sigmoid(logits), logits
+'''
+
+
+def test_networks_that_take_n_units_as_a_number_only_run_the_lab(fns, capsys):
+    """The seeds' form (one hidden layer, n_units a number), which 02 and 03 accept for one layer: the lab's
+    lists become one layer, with a note where a list asked for more than one."""
+    import types
+
+    seed_form = define("generator", SEED_FORM_NETWORKS)
+    students = types.SimpleNamespace(**{name: getattr(fns, name) for name in ("model_inputs", "model_loss",
+                                                                              "model_opt")},
+                                     generator=seed_form["generator"], discriminator=seed_form["discriminator"])
+    result = ring_lab.run(students, training_step, "healthy", **SHORT)
+    assert (result.config["g_hidden"], result.config["d_hidden"]) == (128, 128)
+    assert len(result.snapshots) == SHORT["snapshots"]
+    out = capsys.readouterr().out
+    assert "your generator() takes n_units as one number only" in out and "[128, 128]" in out
+    assert "your discriminator() takes n_units as one number only" in out
+    weak = ring_lab.run(students, training_step, "weak_discriminator", **SHORT)
+    assert weak.config["d_hidden"] == 8
+    assert "discriminator() takes n_units" not in capsys.readouterr().out, "a one-entry list is the same network"
+    assert ring_lab.run(fns, training_step, "healthy", **SHORT).config["g_hidden"] == [128, 128]
+
+
 def test_nan_losses_stop_with_a_readable_message(fns):
     from grader.train import NotebookStop
 
