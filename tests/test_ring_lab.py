@@ -210,6 +210,13 @@ def test_unfinished_exercises_stop_the_notebook():
         exercise_functions(False, student_folder())
 
 
+def test_missing_exercise_notebooks_skip_the_lab_with_one_message(tmp_path, capsys):
+    assert ring_lab.lab_functions(False, tmp_path) is None
+    out = capsys.readouterr().out
+    assert "The 2-D lab is skipped" in out and "01_model_inputs.ipynb is missing" in out
+    assert ring_lab.lab_functions(True, tmp_path) is not None
+
+
 def test_an_unfinished_step_function_stops_the_notebook(fns):
     from grader.train import NotebookStop
 

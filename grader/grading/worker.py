@@ -49,6 +49,8 @@ from grader.grading.records import (
 LOG = logging.getLogger("grader.worker")
 MODULE = "grader.grading.worker"  # what a student's grading process runs with python -m
 TIMING = "timing:"  # marks the profile lines in a student's log
+# what a notebook's setup cell imports when it loads the student's other notebooks (07's lab reads 01-05)
+LOADS_OTHER_NOTEBOOKS = ("exercise_functions", "training_setup", "ring_lab")
 
 
 def describe_nbgrader_failure(records, watchdog_reason):
@@ -222,7 +224,8 @@ class StudentGrader:
         if not source_notebook.tests:  # e.g. the training notebook: nothing to score
             return self.run_ungraded(paths, job, notebook_id, notebook, result), flags
         with self.timed(f"{notebook_id} nbgrader"):
-            nbgrader_scores = self.run_nbgrader(paths, job, notebook_id, result)
+            nbgrader_scores = self.run_nbgrader(paths, job, notebook_id, result,
+                                                files=self.loaded_notebooks(paths, notebook_id))
         if not (paths["results"] / f"{notebook_id}.ipynb").exists():
             self.write_placeholder(paths, notebook_id, notebook, result.problems[-1])
         with self.timed(f"{notebook_id} clean room"):
@@ -230,6 +233,14 @@ class StudentGrader:
         self.reconcile(source_notebook, nbgrader_scores, verdicts, result)
         self.annotate(paths["results"] / f"{notebook_id}.ipynb", result)
         return result, flags
+
+    def loaded_notebooks(self, paths, notebook_id):
+        """The student's other submitted notebooks, for a graded notebook that loads them (its setup cell
+        imports a loader); none for the others."""
+        setup = [cell.source for cell in self.source_notebooks[notebook_id].cells if cell.kind == "setup"]
+        if not any(word in source for source in setup for word in LOADS_OTHER_NOTEBOOKS):
+            return []
+        return [other for other in paths["submitted"].glob("*.ipynb") if other.stem != notebook_id]
 
     def run_ungraded(self, paths, job, notebook_id, notebook, result):
         """A notebook without graded tests: run by nbgrader for the feedback (unless
