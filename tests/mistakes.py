@@ -147,6 +147,8 @@ MISTAKES = [
      [("return d_train_opt, g_train_opt", "return d_loss, g_loss")], "not a training operation"),
     ("generator's optimizer minimises d_loss", "model_opt",
      [("minimize(g_loss, var_list=g_vars)", "minimize(d_loss, var_list=g_vars)")], "wrong way"),
+    ("discriminator's optimizer minimises -d_loss", "model_opt",
+     [("minimize(d_loss, var_list=d_vars)", "minimize(-d_loss, var_list=d_vars)")], "sign error"),
     ("learning rate divided by 10", "model_opt",
      [("AdamOptimizer(learning_rate, beta1=beta1).minimize(d_loss",
        "AdamOptimizer(learning_rate / 10, beta1=beta1).minimize(d_loss")],
@@ -253,6 +255,8 @@ MISTAKES = [
     ("y descending in the simultaneous step", "simultaneous_step",
      [("y_new = y + eta * x", "y_new = y - eta * x")], "y descends"),
     ("x ascending in the simultaneous step", "simultaneous_step",
+     [("x_new = x - eta * y", "x_new = x + eta * y")], "sign error in x's step"),
+    ("x ascending in the alternating step", "alternating_step",
      [("x_new = x - eta * y", "x_new = x + eta * y")], "sign error in x's step"),
     ("simultaneous step using the new x", "simultaneous_step",
      [("y_new = y + eta * x  #", "y_new = y + eta * x_new  #")], "alternating step"),
@@ -454,4 +458,5 @@ NOT_TOLD = {
     "dense output reshaped channels-first without a transpose": ["padding='same'", "use the channels argument"],
     "JSD with KL against q instead of the mixture": ["0 * log(0)"],
     "g_loss negated": ["wants its fakes called real"],
+    "x ascending in the alternating step": ["y must answer the x just computed"],
 }

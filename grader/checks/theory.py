@@ -477,6 +477,12 @@ def bilinear_mistakes(x, y, eta):
         ((x - eta * (y + eta * x), y + eta * x), "y moved first: in this notebook x moves first, then y answers it."),
         ((x - eta * y, y + eta * (x - eta * y)), "x moved first and y answered the new x: that is the alternating "
                                                  "step; the simultaneous step uses the old x for y."),
+        ((x + eta * y, y + eta * (x + eta * y)), "a sign error in x's step: x ascends, but x minimises x*y, so it "
+                                                 "moves against its gradient y (x -= eta * y)."),
+        ((x - eta * y, y - eta * (x - eta * y)), "a sign error in y's step: y descends, but y maximises x*y, so it "
+                                                 "moves along its gradient x (y += eta * x_new)."),
+        ((x + eta * y, y - eta * (x + eta * y)), "a sign error in both steps, the players go the wrong way: x "
+                                                 "minimises x*y (x -= eta * y) and y maximises it (y += eta * x_new)."),
     ]
 
 
@@ -512,7 +518,8 @@ def bilinear_long_run(simultaneous_step, alternating_step):
     if not math.isclose(radius, expected, rel_tol=1e-6):
         fail(f"After {steps} simultaneous steps the distance from (0, 0) should be r0 (1 + eta^2)^(N/2).",
              expected=f"{expected:.6f}", found=f"{radius:.6f}",
-             hint="each simultaneous step multiplies the distance by sqrt(1 + eta^2): check the step above.")
+             hint=_one_step_hint(simultaneous_step, _simultaneous) or
+             "each simultaneous step multiplies the distance by sqrt(1 + eta^2): check the step above.")
     x, y = START
     invariant = lambda x, y: x * x + y * y - eta * x * y  # noqa: E731
     start, largest = invariant(x, y), 0.0
@@ -522,7 +529,24 @@ def bilinear_long_run(simultaneous_step, alternating_step):
     if largest > 1e-5 * max(1.0, abs(start)):  # float32 arithmetic drifts about 1e-6; the old x, by far more
         fail(f"Alternating play should keep x^2 + y^2 - eta*x*y constant (it drifted over {steps} steps).",
              expected=f"{start:.9f} throughout", found=f"a change of up to {largest:.3g}",
-             hint="in the alternating step y must answer the x just computed.")
+             hint=_one_step_hint(alternating_step, _alternating) or
+             "in the alternating step y must answer the x just computed.")
+
+
+def _simultaneous(x, y, eta):
+    return x - eta * y, y + eta * x
+
+
+def _alternating(x, y, eta):
+    return x - eta * y, y + eta * (x - eta * y)
+
+
+def _one_step_hint(step_function, expected):
+    """The named mistake that one step from START reproduces, if any (a sign error, the old x, ...)."""
+    x, y = START
+    want = expected(x, y, ETA)
+    return _match(_step(step_function, x, y, ETA),
+                  [c for c in bilinear_mistakes(x, y, ETA) if not close(c[0], want)], 1e-6, 1e-9)
 
 
 # ----------------------------------------------------------------------------- Algorithm 1: training_step
