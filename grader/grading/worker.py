@@ -34,6 +34,7 @@ from pathlib import Path
 import nbformat
 
 from grader import course
+from grader.exercises import loads_exercises
 from grader.grading import gradebook, integrity, nbgrader_bridge
 from grader.grading.isolation import launcher, sandbox
 from grader.grading.isolation.zygote import recheck
@@ -49,8 +50,6 @@ from grader.grading.records import (
 LOG = logging.getLogger("grader.worker")
 MODULE = "grader.grading.worker"  # what a student's grading process runs with python -m
 TIMING = "timing:"  # marks the profile lines in a student's log
-# what a notebook's setup cell imports when it loads the student's other notebooks (07's lab reads 01-05)
-LOADS_OTHER_NOTEBOOKS = ("exercise_functions", "training_setup", "ring_lab")
 
 
 def describe_nbgrader_failure(records, watchdog_reason):
@@ -235,10 +234,9 @@ class StudentGrader:
         return result, flags
 
     def loaded_notebooks(self, paths, notebook_id):
-        """The student's other submitted notebooks, for a graded notebook that loads them (its setup cell
-        imports a loader); none for the others."""
-        setup = [cell.source for cell in self.source_notebooks[notebook_id].cells if cell.kind == "setup"]
-        if not any(word in source for source in setup for word in LOADS_OTHER_NOTEBOOKS):
+        """The student's other submitted notebooks, for a graded notebook whose release version loads them
+        (07's lab reads 01-05); none for the others."""
+        if not loads_exercises(self.release_notebook(notebook_id)):
             return []
         return [other for other in paths["submitted"].glob("*.ipynb") if other.stem != notebook_id]
 
