@@ -260,7 +260,7 @@ def discriminator(x, n_units=128, reuse=False, alpha=0.01):
 '''
 
 
-def test_networks_that_take_n_units_as_a_number_only_run_the_lab(fns, capsys):
+def test_networks_that_take_n_units_as_a_number_only_run_the_lab(fns, short_run, capsys):
     """The seeds' form (one hidden layer, n_units a number), which 02 and 03 accept for one layer: the lab's
     lists become one layer, with a note where a list asked for more than one."""
     import types
@@ -269,16 +269,16 @@ def test_networks_that_take_n_units_as_a_number_only_run_the_lab(fns, capsys):
     students = types.SimpleNamespace(**{name: getattr(fns, name) for name in ("model_inputs", "model_loss",
                                                                               "model_opt")},
                                      generator=seed_form["generator"], discriminator=seed_form["discriminator"])
-    result = ring_lab.run(students, training_step, "healthy", **SHORT)
+    result = ring_lab.run(students, training_step, "healthy", steps=2, snapshots=1)
     assert (result.config["g_hidden"], result.config["d_hidden"]) == (128, 128)
-    assert len(result.snapshots) == SHORT["snapshots"]
+    assert len(result.snapshots) == 1
     out = capsys.readouterr().out
     assert "your generator() takes n_units as one number only" in out and "[128, 128]" in out
     assert "your discriminator() takes n_units as one number only" in out
-    weak = ring_lab.run(students, training_step, "weak_discriminator", **SHORT)
+    weak = ring_lab.run(students, training_step, "weak_discriminator", steps=2, snapshots=1)
     assert weak.config["d_hidden"] == 8
     assert "discriminator() takes n_units" not in capsys.readouterr().out, "a one-entry list is the same network"
-    assert ring_lab.run(fns, training_step, "healthy", **SHORT).config["g_hidden"] == [128, 128]
+    assert short_run.config["g_hidden"] == [128, 128], "networks that take lists get lists"
 
 
 def test_nan_losses_stop_with_a_readable_message(fns):
