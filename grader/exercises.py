@@ -28,6 +28,16 @@ CONV_EXERCISES = {
 }
 
 
+# the calls with which a notebook loads the exercise functions of the notebooks beside it (06's
+# training, 07's 2-D lab)
+LOADERS = ("exercise_functions(", "training_setup(", "lab_functions(")
+
+
+def loads_exercises(notebook):
+    """True for a notebook (nbformat) with a code cell that loads the notebooks beside it."""
+    return any(course.is_code(cell) and any(loader in cell.source for loader in LOADERS) for cell in notebook.cells)
+
+
 class ExerciseNotDone(RuntimeError):
     """An exercise function is missing or still the unfinished stub."""
 

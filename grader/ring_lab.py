@@ -283,11 +283,45 @@ class Batches:
         return self.make(self.rng, self.n)
 
 
+def takes_lists(network, *args, alpha):
+    """Whether the student's generator or discriminator builds with a list n_units (02's and 03's list form);
+    the seeds' form takes one number only. Tried on a throwaway graph."""
+    from grader.tf1 import tf
+
+    with tf.Graph().as_default():
+        inputs = tf.placeholder(tf.float32, (None, 2))
+        try:
+            network(inputs, *args, n_units=[3, 4], alpha=alpha)
+        except Exception:  # noqa: BLE001  (any failure: the list form is not there)
+            return False
+    return True
+
+
+def hidden_forms(fns, config):
+    """``config`` with each hidden-layer list turned into one number where the student's network takes only
+    numbers: a one-entry list is the same network; a longer one becomes one hidden layer of its first size,
+    and a note says so."""
+    config = dict(config)
+    for key, name, network, args in (("g_hidden", "generator", fns.generator, (2,)),
+                                     ("d_hidden", "discriminator", fns.discriminator, ())):
+        sizes = config[key]
+        if not isinstance(sizes, list) or takes_lists(network, *args, alpha=config["alpha"]):
+            continue
+        config[key] = sizes[0]
+        if len(sizes) > 1:
+            print(f"Note: your {name}() takes n_units as one number only (the list part of "
+                  f"{'02_generator' if name == 'generator' else '03_discriminator'} is not done), so this run "
+                  f"builds it with one hidden layer of {sizes[0]} units instead of {sizes}; its pictures and numbers "
+                  "may differ from the text.")
+    return config
+
+
 def build_lab(fns, config, seed):
     """The ring GAN's graph from the exercise functions; a dict of its tensors and ops."""
     from grader.tf1 import tf
     from grader.train import add_weight_averaging, call_model_opt, call_network, generator_variables, r1_penalty
 
+    config = hidden_forms(fns, config)
     graph = tf.Graph()
     with graph.as_default(), tf.variable_scope(tf.get_variable_scope(), use_resource=True):
         tf.set_random_seed(seed)
@@ -321,7 +355,7 @@ def build_lab(fns, config, seed):
             return tf.global_norm(gradients) if gradients else tf.constant(0.0)
 
         lab = {
-            "graph": graph, "input_real": input_real, "input_z": input_z, "g_sample": g_model,
+            "config": config, "graph": graph, "input_real": input_real, "input_z": input_z, "g_sample": g_model,
             "d_out": d_out_real, "learning_rate": learning_rate,
             "g_train_opt": g_train_op, "train_ops": [d_train_op, g_train_op],
             "watched": [g_trainable[0], d_trainable[0]],
@@ -332,6 +366,19 @@ def build_lab(fns, config, seed):
             add_weight_averaging(fns, config, lab, g_vars, out_dim=2)
         lab["init"] = tf.global_variables_initializer()
     return lab
+
+
+def lab_functions(use_reference_solutions, student_folder):
+    """grader.train.exercise_functions, or None with a printed reason when notebooks 01 to 05 cannot be loaded
+    (missing or unfinished), so that the lab's cells can skip themselves instead of failing one by one."""
+    from grader.train import NotebookStop, exercise_functions
+
+    try:
+        return exercise_functions(use_reference_solutions, student_folder)
+    except NotebookStop as stop:
+        print(f"The 2-D lab is skipped: {stop}\nIts cells below print nothing until this cell runs without this "
+              "message; the graded tests of this notebook do not depend on it.")
+        return None
 
 
 def run(fns, training_step, scenario="healthy", seed=0, **overrides):
@@ -353,6 +400,7 @@ def run(fns, training_step, scenario="healthy", seed=0, **overrides):
     started = time.perf_counter()
     with quiet():
         lab = build_lab(fns, config, seed)
+        config = lab["config"]  # as built: hidden-layer lists the student's networks cannot take, as numbers
         session = tf.Session(graph=lab["graph"], config=single_thread_config())
         session.run(lab["init"])
     batch_size, z_size = config["batch_size"], config["z_size"]

@@ -37,11 +37,12 @@ def define(grade_id, source, namespace=None):
     return namespace
 
 
-def failed_tests(grade_id, source, until=None):
+def failed_tests(grade_id, source, until=None, only=None):
     """{grade_id: message} of the graded test cells (hidden parts included) of the answer's notebook that
     fail when the answer cell ``grade_id`` holds ``source`` and the notebook's other answers are the reference.
 
-    With ``until`` (a test on a message), the run stops at the first failure whose message passes it."""
+    With ``until`` (a test on a message), the run stops at the first failure whose message passes it; with
+    ``only`` (test grade_ids), only those tests run."""
     notebook = notebook_of(grade_id)
     namespace = None
     for answer in course.read_source_notebook(notebook).answers:
@@ -49,6 +50,8 @@ def failed_tests(grade_id, source, until=None):
     failures = {}
     defined = {grade_id} | {node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
     cells = sorted(graded_cells(notebook), key=lambda cell: not any(name in cell[1] for name in defined))
+    if only is not None:
+        cells = [cell for cell in cells if cell[0] in only]
     for test_id, test_source, _ in cells:  # the answer's own tests first
         try:
             exec(compile(test_source, test_id, "exec"), dict(namespace, checks=checks))

@@ -1,7 +1,7 @@
 """Every catalogued mistake, injected into the reference solution, fails a graded test that names it."""
 import pytest
 
-from mistakes import MISTAKES, ONLY_FAILS
+from mistakes import MISTAKES, NOT_TOLD, ONLY_FAILS
 from notebook_tools import answer_notebooks, failed_tests, reference_source
 
 THEORY = "07_theory_and_failure_modes.ipynb"
@@ -47,3 +47,13 @@ def test_one_mistake_costs_only_its_own_tests(name):
     (_, function, edits, _), = [m for m in MISTAKES if m[0] == name]
     failures = failed_tests(function, apply_edits(reference_source(function), edits))
     assert set(failures) == ONLY_FAILS[name], f"{name}: failing tests {sorted(failures)}"
+
+
+@pytest.mark.parametrize("name", sorted(NOT_TOLD))
+def test_a_mistake_is_not_told_a_wrong_cause(name):
+    (_, function, edits, _), = [m for m in MISTAKES if m[0] == name]
+    tests, old_causes = NOT_TOLD[name]
+    failures = failed_tests(function, apply_edits(reference_source(function), edits), only=tests)
+    wrong = {grade_id: [words for words in old_causes if words.lower() in message.lower()]
+             for grade_id, message in failures.items()}
+    assert not any(wrong.values()), f"{name}: told {wrong}\n" + "\n\n".join(failures.values())

@@ -210,6 +210,13 @@ def test_unfinished_exercises_stop_the_notebook():
         exercise_functions(False, student_folder())
 
 
+def test_missing_exercise_notebooks_skip_the_lab_with_one_message(tmp_path, capsys):
+    assert ring_lab.lab_functions(False, tmp_path) is None
+    out = capsys.readouterr().out
+    assert "The 2-D lab is skipped" in out and "01_model_inputs.ipynb is missing" in out
+    assert ring_lab.lab_functions(True, tmp_path) is not None
+
+
 def test_an_unfinished_step_function_stops_the_notebook(fns):
     from grader.train import NotebookStop
 
@@ -234,6 +241,44 @@ def test_a_step_function_that_fails_its_checks_is_noted_once(fns, capsys):
     assert capsys.readouterr().out.count("does not pass its checks yet") == 1
     ring_lab.run(fns, training_step, "plain", steps=2, snapshots=1)
     assert "does not pass its checks" not in capsys.readouterr().out
+
+
+SEED_FORM_NETWORKS = '''
+def generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
+    with tf.variable_scope("generator", reuse=reuse):
+        hidden = tf.layers.dense(z, n_units)
+        hidden = tf.maximum(alpha * hidden, hidden)
+        return tf.tanh(tf.layers.dense(hidden, out_dim))
+
+
+def discriminator(x, n_units=128, reuse=False, alpha=0.01):
+    with tf.variable_scope("discriminator", reuse=reuse):
+        hidden = tf.layers.dense(x, n_units)
+        hidden = tf.maximum(alpha * hidden, hidden)
+        logits = tf.layers.dense(hidden, 1)
+        return tf.sigmoid(logits), logits
+'''
+
+
+def test_networks_that_take_n_units_as_a_number_only_run_the_lab(fns, short_run, capsys):
+    """The seeds' form (one hidden layer, n_units a number), which 02 and 03 accept for one layer: the lab's
+    lists become one layer, with a note where a list asked for more than one."""
+    import types
+
+    seed_form = define("generator", SEED_FORM_NETWORKS)
+    students = types.SimpleNamespace(**{name: getattr(fns, name) for name in ("model_inputs", "model_loss",
+                                                                              "model_opt")},
+                                     generator=seed_form["generator"], discriminator=seed_form["discriminator"])
+    result = ring_lab.run(students, training_step, "healthy", steps=2, snapshots=1)
+    assert (result.config["g_hidden"], result.config["d_hidden"]) == (128, 128)
+    assert len(result.snapshots) == 1
+    out = capsys.readouterr().out
+    assert "your generator() takes n_units as one number only" in out and "[128, 128]" in out
+    assert "your discriminator() takes n_units as one number only" in out
+    weak = ring_lab.run(students, training_step, "weak_discriminator", steps=2, snapshots=1)
+    assert weak.config["d_hidden"] == 8
+    assert "discriminator() takes n_units" not in capsys.readouterr().out, "a one-entry list is the same network"
+    assert short_run.config["g_hidden"] == [128, 128], "networks that take lists get lists"
 
 
 def test_nan_losses_stop_with_a_readable_message(fns):

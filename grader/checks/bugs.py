@@ -196,7 +196,7 @@ def dcgan_variable_lists(dcgan_optimizers):
 
 
 def dcgan_batch_norm_updates(dcgan_optimizers):
-    """G's train op runs the generator's batch-norm updates (its moving mean and variance change)."""
+    """G's train op runs the generator's batch-norm updates (its moving mean and variance change), D's does not."""
     changed = _run_optimizers(dcgan_optimizers)
     moving = [v for v in changed["G's train op"] if "moving_" in v]
     if not moving:
@@ -204,3 +204,10 @@ def dcgan_batch_norm_updates(dcgan_optimizers):
              expected="G's train op runs the generator's tf.GraphKeys.UPDATE_OPS", found="moving mean and variance "
              "unchanged after a step", hint="nothing runs the generator's UPDATE_OPS (see Part 3); sampling with "
                                            "training=False then uses the initial statistics (mean 0, variance 1).")
+    foreign = [v for v in changed["D's train op"] if "moving_" in v]
+    if foreign:
+        fail("D's train op also runs the generator's batch-norm updates.",
+             expected="the generator's UPDATE_OPS run with G's train op only", found=f"D's train op changes {foreign}",
+             hint="only G's minimize belongs inside `with tf.control_dependencies(<the generator's update ops>):`; "
+                  "with D's there too, every D step moves G's moving averages with the batch drawn for D's step "
+                  "(Part 3's rule: each train op runs its own network's updates only).")

@@ -30,7 +30,7 @@ from grader.checks._common import (
     run,
     session,
 )
-from grader.checks.networks import check_reuse
+from grader.checks.networks import check_reuse, missing_bias_hint
 from grader.tf1 import tf
 
 Z_DIM, CHANNELS, KERNEL = 5, 3, 3  # small, and neither channels nor kernel_size is the default
@@ -96,14 +96,28 @@ def _size_hint(stages, wanted):
     return None
 
 
+def _channels_first_hint(kind, ops):
+    """A hint when the first layer reads a channels-first map: (n, C, 7, 7) for G, (n, 1, 28, 28) for D."""
+    if not ops:
+        return None
+    value = ops[0].inputs[2 if ops[0].type in TRANSPOSED else 0]
+    shape = value.shape.as_list() if value.shape.rank == 4 else None
+    side, reshape = (7, "(-1, 7, 7, 2 * channels)") if kind == "generator" else (28, "(-1, 28, 28, 1)")
+    if shape and shape[2] == side and shape[3] == side and shape[1] != side:
+        return (f"the first layer reads a map of shape {tuple(shape)}: channels-first (batch, channels, height, "
+                f"width). TensorFlow's convolutions expect channels last: reshape to {reshape}.")
+    return None
+
+
 def _check_stages(kind, graph, before, types, wanted):
-    stages = _stages(_new_ops(graph, before, types))
+    ops = _new_ops(graph, before, types)
+    stages = _stages(ops)
     if stages != wanted:
         layer = "transposed convolutions" if kind == "generator" else "convolutions"
         fail(f"The {kind}'s {layer} produce the wrong sizes.",
              expected=" -> ".join(str(shape) for shape in wanted),
              found=" -> ".join(str(shape) for shape in stages) or f"no {layer} in the graph",
-             hint=_size_hint(stages, wanted))
+             hint=_channels_first_hint(kind, ops) or _size_hint(stages, wanted))
 
 
 TRAINING_MODES = ((True, "True"), (False, "False"), (None, "a boolean tensor"))  # None: a placeholder
@@ -185,8 +199,13 @@ def generator_layers(variables, z_dim=Z_DIM, channels=CHANNELS, kernel=KERNEL):
         layers["transposed 1 bias"] = bias
         narrow = [v for v in narrow if v is not bias]
     layers.update({f"bn2 {role}": v for role, v in _split_normalisation(narrow).items()})
-    if (1,) in by_shape:
-        layers["transposed 2 bias"] = by_shape[(1,)][0]
+    if (1,) not in by_shape:
+        fail("The generator's output layer has no bias.",
+             expected="a bias of shape (1,) for the last transposed convolution", found=found_shapes,
+             hint="no batch norm follows the output layer, so only its own bias can shift it: keep "
+                  "tf.layers.conv2d_transpose's default use_bias=True there (only the layers before a batch norm may "
+                  "drop it); built by hand, add a bias variable, tf.nn.conv2d_transpose(...) + bias.")
+    layers["transposed 2 bias"] = by_shape[(1,)][0]
     extra = [v.name for v in variables if v not in layers.values()]
     if extra:
         hint = None
@@ -207,6 +226,10 @@ def _generator_shape_hint(shapes, z_dim, channels, kernel):
         return "the dense layer should make 7 x 7 x (2 * channels) values: the first maps have twice the channels."
     if any(s[0] != kernel for s in kernels):
         return f"pass kernel_size on to the layers (the test uses kernel_size={kernel})."
+    if kernels and kernels[0][3] == 7 and 2 * channels != 7:
+        return ("the first transposed convolution reads 7 input channels: the dense output was reshaped "
+                "channels-first, (-1, 2 * channels, 7, 7). TensorFlow's images are channels last: reshape to "
+                "(-1, 7, 7, 2 * channels).")
     if kernels and all(s[-1] != 2 * channels for s in kernels):
         return f"use the channels argument (the test uses channels={channels}): 2 * channels, then channels, then 1."
     if len(kernels) > 2:
@@ -518,8 +541,11 @@ def discriminator_layers(variables, channels=CHANNELS, kernel=KERNEL):
         by_shape.setdefault(tuple(v.shape.as_list()), []).append(v)
     if len(variables) == len(wanted) and all(len(by_shape.get(s, [])) == 1 for s in wanted.values()):
         return {label: by_shape[shape][0] for label, shape in wanted.items()}
-    hint = None
-    if (kernel, kernel, 1, wide) in by_shape:
+    hint = missing_bias_hint(wanted, variables, "tf.layers.conv2d (and tf.layers.dense)",
+                             "tf.nn.conv2d(h, kernel, ...) + bias")
+    if hint:
+        pass
+    elif (kernel, kernel, 1, wide) in by_shape:
         hint = ("the second convolution takes 1 input channel: it is fed the input image instead of the first "
                 "layer's output. Feed each layer the previous layer's output.")
     elif shapes.count((channels,)) > 1:
@@ -642,6 +668,10 @@ def conv_discriminator_forward(conv_discriminator):
                  hint="dropout is on when it should be off: tf.nn.dropout is always on; use "
                       "tf.layers.dropout(h, rate=dropout, training=training).")
         expected = discriminator_numpy(x_values, weights, TEST_ALPHA)
+        if close(expected, found_out, 1e-3, 1e-4) and close(L.sigmoid(expected), found_logits, 1e-3, 1e-4):
+            fail(f"The discriminator's two outputs are swapped ({shown}).",
+                 expected="(tf.sigmoid(logits), logits)", found="(logits, tf.sigmoid(logits))",
+                 hint="return the probability first and the raw logits second: return tf.sigmoid(logits), logits.")
         if not close(expected, found_logits, 1e-3, 1e-4):
             hint = next((hint for kwargs, hint in _discriminator_mistakes(TEST_ALPHA)
                          if close(discriminator_numpy(x_values, weights, TEST_ALPHA, **kwargs), found_logits,
@@ -654,9 +684,12 @@ def conv_discriminator_forward(conv_discriminator):
                                                                                                   found_logits),
                  hint=hint)
         if not close(L.sigmoid(expected), found_out, 1e-3, 1e-4):
+            twice = close(L.sigmoid(L.sigmoid(expected)), found_out, 1e-3, 1e-4)
             fail("The discriminator's first output is not sigmoid(logits).", expected="tf.sigmoid(logits)",
                  found=first_mismatch(L.sigmoid(expected), found_out),
-                 hint="return tf.sigmoid(logits), logits (in that order).")
+                 hint="the sigmoid is applied twice: the first output is tf.sigmoid(tf.sigmoid(logits)); apply it "
+                      "once, return tf.sigmoid(logits), logits." if twice else
+                      "return tf.sigmoid(logits), logits (in that order).")
 
 
 DROPOUT_RATE, DROPOUT_BATCH = 0.25, 4000
@@ -681,18 +714,36 @@ def conv_discriminator_dropout(conv_discriminator):
     with fresh_graph() as graph:
         x = tf.placeholder(tf.float32, [None, IMAGE])
         flag = tf.placeholder_with_default(False, ())
-        _, logits = _pair(_call_discriminator(conv_discriminator, x, flag, dropout=DROPOUT_RATE))
+        outputs = _pair(_call_discriminator(conv_discriminator, x, flag, dropout=DROPOUT_RATE))
         layers = discriminator_layers(new_trainable_variables(graph))
         with session(graph) as sess:
             _load_discriminator(sess, layers, _dropout_probe_values(layers))
-            inference = run(sess, logits, {x: zeros[:50], flag: False})
-            training = run(sess, logits, {x: zeros, flag: True})
+            shown = run(sess, list(outputs), {x: zeros[:50], flag: False})
+            raw = _raw_probe_logits(shown)
+            inference, training = raw(shown), raw(run(sess, list(outputs), {x: zeros, flag: True}))
     if not np.allclose(inference, 1.0, atol=1e-5):
         fail("With training=False the discriminator still drops units.",
              expected="no dropout at inference (every logit 1 with the test weights)",
              found=f"logits {np.unique(np.round(inference, 3))[:5]}",
              hint="tf.nn.dropout is always on: use tf.layers.dropout(h, rate=dropout, training=training).")
     _judge_dropout(training, "training=True")
+
+
+def _raw_probe_logits(inference):
+    """How to read the probe's raw logits (1 at inference) from (first, second) output: the logits themselves,
+    or, when the outputs are swapped or the logits went through a sigmoid, the first output or the logit of
+    the second. Dropout is then judged on its own; conv_discriminator_forward names the output mistake."""
+    first, second = (np.asarray(value, np.float64) for value in inference)
+    if np.allclose(second, 1.0, atol=1e-5):
+        return lambda found: np.asarray(found[1], np.float64)
+    if np.allclose(first, 1.0, atol=1e-5):
+        return lambda found: np.asarray(found[0], np.float64)
+    if np.allclose(second, L.sigmoid(1.0), atol=1e-5):
+        def logit(found):
+            p = np.clip(np.asarray(found[1], np.float64), 1e-12, 1 - 1e-12)
+            return np.log(p) - np.log1p(-p)
+        return logit
+    return lambda found: np.asarray(found[1], np.float64)
 
 
 def _judge_dropout(training, shown):

@@ -61,6 +61,9 @@ def d_loss_mistakes(real, fake, smooth):
         (sce(real, 1.0 - s).mean(), "d_loss has only the real part: add the mean loss on the fake logits (labels 0)."),
         (np.concatenate([sce(real, 1.0 - s), sce(fake, 0.0)]).mean(),
          "real and fake losses were averaged together: take the mean of each batch separately, then add them."),
+        (-(sce(real, 1.0 - s).mean() + sce(fake, 0.0).mean()),
+         "a sign error: d_loss is negated. The cross-entropy is already -log(...), a positive number to minimise: "
+         "drop the minus sign."),
     ]
 
 
@@ -79,6 +82,8 @@ def g_loss_mistakes(real, fake, smooth):
          "g_loss uses the real logits: the generator's loss is about D's verdict on the fakes (d_logits_fake)."),
         (sce(sig(fake), 1.0).mean(), "a sigmoid was applied before the loss: pass the raw logits."),
         (sce(fake, 1.0).sum(), "the loss is summed over the batch: take the mean."),
+        (-sce(fake, 1.0).mean(), "a sign error: g_loss is negated. The cross-entropy of the fake logits with labels "
+                                 "1 is already -log D(G(z)), a positive number to minimise: drop the minus sign."),
     ]
 
 
@@ -191,9 +196,13 @@ def generator_loss_gradient(model_loss, inputs=None):
     # Non-saturating loss -log D(G(z)): d/dx = sigmoid(x) - 1, about -1 at x=-8 and -0.5 at x=0 (ratio 2).
     # Saturating minimax log(1 - D(G(z))): d/dx = -sigmoid(x), about -0.0003 at x=-8 (ratio 0.0007).
     if not (sure < 0 and unsure < 0):
+        # -CE(labels 1) has gradient 1 - sigmoid(x): positive and larger at -8; CE(labels 0) has sigmoid(x), ~0 at -8
+        negated = sure > 0 and unsure > 0 and sure / unsure > 1.5
         fail("g_loss does not decrease when D rates the fakes as more real.",
              expected="d g_loss / d fake logit < 0", found=f"{unsure:.4g} at logit 0, {sure:.4g} at logit {rejected:g}",
-             hint="the generator wants its fakes called real: cross-entropy of d_logits_fake with labels 1.")
+             hint="a sign error: the gradient is that of the non-saturating loss negated, so minimising g_loss "
+                  "pushes the fakes' logits down. Drop the minus sign in front of the cross-entropy." if negated else
+                  "the generator wants its fakes called real: cross-entropy of d_logits_fake with labels 1.")
     if sure / unsure < 1.5:
         fail("g_loss has almost no gradient where D confidently rejects the fakes (D(G(z)) close to 0).",
              expected=f"a gradient at logit {rejected:g} about twice the one at logit 0 (non-saturating loss)",

@@ -105,6 +105,21 @@ def hidden_sizes(n_units):
     return [n_units] if np.ndim(n_units) == 0 else list(n_units)
 
 
+def missing_bias_hint(wanted, variables, layer_function, by_hand):
+    """A hint naming the layers without a bias, when the variables are ``wanted`` ({label: shape}, biases
+    labelled '... bias') less some biases; None otherwise."""
+    found = sorted(tuple(v.shape.as_list()) for v in variables)
+    missing = [label for label, shape in wanted.items() if label.endswith(" bias") and shape not in found]
+    if not missing or found != sorted(shape for label, shape in wanted.items() if label not in missing):
+        return None
+    layers = [name.replace("hidden ", "hidden layer ") if name.startswith("hidden ") else f"{name} layer"
+              for name in (label[:-len(" bias")] for label in missing)]
+    named = "the " + " and the ".join(layers)
+    return (f"{named} {'has' if len(layers) == 1 else 'have'} no bias (expected {[wanted[m] for m in missing]}): "
+            f"{layer_function} adds one unless use_bias=False is passed; built by hand, add a bias variable, "
+            f"{by_hand}.")
+
+
 def _hidden_labels(count):
     return ["hidden"] if count == 1 else [f"hidden {i + 1}" for i in range(count)]
 
@@ -127,10 +142,12 @@ def _layers(kind, variables, in_dim, n_units, out_dim):
     for label, rows, columns in zip(_hidden_labels(len(sizes)) + ["output"], dims[:-1], dims[1:], strict=True):
         wanted[f"{label} kernel"], wanted[f"{label} bias"] = (rows, columns), (columns,)
     if len(variables) != len(wanted) or any(shape not in by_shape for shape in wanted.values()):
-        hint = None
+        hint = missing_bias_hint(wanted, variables, "tf.layers.dense", "tf.matmul(h, W) + b")
         kernels = [tuple(v.shape.as_list()) for v in variables if v.shape.rank == 2]
         first = [k for k in kernels if k[0] == in_dim]
-        if len(kernels) == 1:
+        if hint:
+            pass
+        elif len(kernels) == 1:
             hint = "there is only one dense layer: add the hidden layer of n_units units before the output layer."
         elif len(first) > 1:
             hint = (f"{len(first)} dense layers take the {in_dim}-value input: each hidden layer must take the "

@@ -193,8 +193,8 @@ def _compare_with_adam(name, gradients, moves, rate, beta1, shared_steps):
             hint = ("the step is learning_rate * gradient, plain gradient descent: "
                     "use tf.train.AdamOptimizer(learning_rate).")
         elif np.mean(np.sign(found) == -np.sign(expected[step])) > 0.5:
-            hint = ("the weights move the wrong way: this operation minimises the other network's loss, "
-                    "or a negated one (d_train_opt minimises d_loss, g_train_opt minimises g_loss).")
+            hint = ("the weights move the wrong way: this operation minimises a negated loss (a sign error) or the "
+                    "other network's loss (d_train_opt minimises d_loss, g_train_opt minimises g_loss).")
         elif step == 0 and np.allclose(np.abs(found), np.max(np.abs(found)), rtol=2e-2):
             hint = (f"the weights moved by {np.max(np.abs(found)):.6g} instead of about learning_rate={rate}: "
                     "pass the learning_rate argument to the optimizer.")

@@ -137,8 +137,8 @@ def value_function_mistakes(real, fake):
         log_d_real = np.array([log_sigmoid(float(v)) for v in real])
         return [
             (-(log_d_real.mean() + log_one_minus.mean()),
-             "the sign is flipped: V is the discriminator's objective, mean log D(x) + mean log(1 - D(G(z))) "
-             "(a number <= 0), not the loss that D minimises."),
+             "a sign error, the sign is flipped: V is the discriminator's objective, mean log D(x) + "
+             "mean log(1 - D(G(z))) (a number <= 0), not the loss that D minimises."),
             (log_d_real.mean() + log_d_fake.mean(),
              "the fake term is log D(G(z)): V uses log(1 - D(G(z))) on the fakes."),
             (np.concatenate([log_d_real, log_one_minus]).mean(),
@@ -299,9 +299,22 @@ def jsd_mistakes(p, q):
             (kl(p, middle) + kl(q, middle), "the two KL terms are added without their factor 1/2."),
             (0.5 * kl(p, p + q) + 0.5 * kl(q, p + q), "the mixture is p + q: it is M = (p + q) / 2."),
             (kl(p, q), "that is KL(p || q): JSD compares each distribution with the mixture M = (p + q) / 2."),
+            (0.5 * kl(p, q), "that is KL(p || q) / 2: the KL terms are taken against q instead of the mixture "
+                             "M = (p + q) / 2."),
+            (0.5 * kl(p, q) + 0.5 * kl(q, p), "that is (KL(p || q) + KL(q || p)) / 2: each KL term must compare "
+                                              "with the mixture M = (p + q) / 2, not with the other distribution."),
             (kl(p, middle), "only KL(p || M) was computed: add KL(q || M) and halve the sum."),
             (0.5 * kl(middle, p) + 0.5 * kl(middle, q), "the KL arguments are reversed: KL(p || M), not KL(M || p)."),
         ]
+
+
+def _infinite_jsd_hint(found):
+    """An infinite JSD comes from a log of a division by 0 (0 * log 0 gives NaN, not inf)."""
+    if not math.isinf(found):
+        return None
+    return ("the result is infinite, so a log divides by 0: KL(p || M) = sum p * log(p / M) divides by the "
+            "mixture M = (p + q) / 2, which is > 0 wherever p or q is. Dividing by q instead (KL against q), or by p "
+            "(the reversed KL(M || p)), gives log(x / 0) = inf where the other distribution is 0.")
 
 
 def _student_jsd(js_divergence, p, q):
@@ -320,7 +333,8 @@ def js_divergence_values(js_divergence):
     found = _student_jsd(js_divergence, *disjoint)
     if not math.isfinite(found):
         fail("js_divergence is not finite when an entry is 0.", expected=f"log 2 = {math.log(2):.6f} for disjoint p, q",
-             found=f"{found}", hint="0 * log(0) is NaN in NumPy: sum p * log(p / m) only over the entries where p > 0.")
+             found=f"{found}", hint=_infinite_jsd_hint(found) or "0 * log(0) is NaN in NumPy: sum p * log(p / m) "
+                                                                 "only over the entries where p > 0.")
     if abs(found - math.log(2)) > 1e-6:
         hint = ("the result is in bits: JSD in nats uses the natural log, so disjoint distributions give log 2."
                 if abs(found - 1.0) < 1e-6 else _match(found, jsd_mistakes(*disjoint)))
@@ -332,8 +346,9 @@ def js_divergence_values(js_divergence):
         if not math.isfinite(found):
             fail(f"js_divergence is not finite on random p, q with zero entries (seed {seed}).",
                  expected=f"{expected:.8f}", found=f"{found}",
-                 hint="an entry where p (or q) is 0 adds nothing: sum p * log(p / m) over p > 0 only; at an entry "
-                      "where both are 0, m is 0 too, and 0 / 0 is NaN.")
+                 hint=_infinite_jsd_hint(found) or (
+                     "an entry where p (or q) is 0 adds nothing: sum p * log(p / m) over p > 0 only; at an entry "
+                     "where both are 0, m is 0 too, and 0 / 0 is NaN."))
         if not close(expected, found, rtol=1e-6, atol=1e-9):
             fail(f"js_divergence differs from the definition on random p, q (seed {seed}).",
                  expected=f"{expected:.8f} = 1/2 KL(p || M) + 1/2 KL(q || M), M = (p + q) / 2",
@@ -371,8 +386,10 @@ def gradient_mistakes(logits):
     with np.errstate(all="ignore"):
         return [
             ((-s, 1 - s),
-             "the non-saturating gradient has the wrong sign: d/dl [-log sigmoid(l)] = sigmoid(l) - 1 < 0."),
-            ((s, s - 1), "the minimax gradient has the wrong sign: d/dl log(1 - sigmoid(l)) = -sigmoid(l) < 0."),
+             "a sign error: the non-saturating gradient has the wrong sign: "
+             "d/dl [-log sigmoid(l)] = sigmoid(l) - 1 < 0."),
+            ((s, s - 1), "a sign error: the minimax gradient has the wrong sign: "
+                         "d/dl log(1 - sigmoid(l)) = -sigmoid(l) < 0."),
             ((s - 1, -s), "the two gradients are swapped: return (minimax, non_saturating)."),
             ((-1 / (1 - s), -1 / s), "these are derivatives with respect to D(G(z)), not the logit: "
                                      "multiply by dD/dl = sigmoid(l) (1 - sigmoid(l)) (the chain rule)."),
@@ -456,16 +473,24 @@ def bilinear_mistakes(x, y, eta):
     return [
         ((y + eta * x, x - eta * y), "the pair is returned as (y, x): return x_new, y_new in that order."),
         ((alternating[1], alternating[0]), "the pair is returned as (y, x): return x_new, y_new in that order."),
-        ((x + eta * y, y - eta * x), "the players go the wrong way: x minimises x*y (x -= eta * y) and y "
-                                     "maximises it (y += eta * x)."),
-        ((x - eta * y, y - eta * x), "y descends: y maximises x*y, so it moves along its gradient x (y += eta * x)."),
-        ((x + eta * y, y + eta * x), "x ascends: x minimises x*y, so it moves against its gradient y (x -= eta * y)."),
+        ((x + eta * y, y - eta * x), "a sign error in both steps, the players go the wrong way: x minimises x*y "
+                                     "(x -= eta * y) and y maximises it (y += eta * x)."),
+        ((x - eta * y, y - eta * x), "a sign error in y's step: y descends, but y maximises x*y, so it moves along "
+                                     "its gradient x (y += eta * x)."),
+        ((x + eta * y, y + eta * x), "a sign error in x's step: x ascends, but x minimises x*y, so it moves against "
+                                     "its gradient y (x -= eta * y)."),
         ((x - eta * x, y + eta * y), "each player used its own value as its gradient: d(xy)/dx = y and d(xy)/dy = x."),
         ((x - eta * y, y + eta * x), "both updates used the old values: that is the simultaneous step, and in the "
                                      "alternating step y moves against the new x."),
         ((x - eta * (y + eta * x), y + eta * x), "y moved first: in this notebook x moves first, then y answers it."),
         ((x - eta * y, y + eta * (x - eta * y)), "x moved first and y answered the new x: that is the alternating "
                                                  "step; the simultaneous step uses the old x for y."),
+        ((x + eta * y, y + eta * (x + eta * y)), "a sign error in x's step: x ascends, but x minimises x*y, so it "
+                                                 "moves against its gradient y (x -= eta * y)."),
+        ((x - eta * y, y - eta * (x - eta * y)), "a sign error in y's step: y descends, but y maximises x*y, so it "
+                                                 "moves along its gradient x (y += eta * x_new)."),
+        ((x + eta * y, y - eta * (x + eta * y)), "a sign error in both steps, the players go the wrong way: x "
+                                                 "minimises x*y (x -= eta * y) and y maximises it (y += eta * x_new)."),
     ]
 
 
@@ -501,7 +526,8 @@ def bilinear_long_run(simultaneous_step, alternating_step, inputs=None):
     if not math.isclose(radius, expected, rel_tol=1e-6):
         fail(f"After {steps} simultaneous steps the distance from (0, 0) should be r0 (1 + eta^2)^(N/2).",
              expected=f"{expected:.6f}", found=f"{radius:.6f}",
-             hint="each simultaneous step multiplies the distance by sqrt(1 + eta^2): check the step above.")
+             hint=_one_step_hint(simultaneous_step, _simultaneous) or
+             "each simultaneous step multiplies the distance by sqrt(1 + eta^2): check the step above.")
     x, y = start
     invariant = lambda x, y: x * x + y * y - eta * x * y  # noqa: E731
     start, largest = invariant(x, y), 0.0
@@ -511,7 +537,24 @@ def bilinear_long_run(simultaneous_step, alternating_step, inputs=None):
     if largest > 1e-5 * max(1.0, abs(start)):  # float32 arithmetic drifts about 1e-6; the old x, by far more
         fail(f"Alternating play should keep x^2 + y^2 - eta*x*y constant (it drifted over {steps} steps).",
              expected=f"{start:.9f} throughout", found=f"a change of up to {largest:.3g}",
-             hint="in the alternating step y must answer the x just computed.")
+             hint=_one_step_hint(alternating_step, _alternating) or
+             "in the alternating step y must answer the x just computed.")
+
+
+def _simultaneous(x, y, eta):
+    return x - eta * y, y + eta * x
+
+
+def _alternating(x, y, eta):
+    return x - eta * y, y + eta * (x - eta * y)
+
+
+def _one_step_hint(step_function, expected):
+    """The named mistake that one step from START reproduces, if any (a sign error, the old x, ...)."""
+    x, y = START
+    want = expected(x, y, ETA)
+    return _match(_step(step_function, x, y, ETA),
+                  [c for c in bilinear_mistakes(x, y, ETA) if not close(c[0], want)], 1e-6, 1e-9)
 
 
 # ----------------------------------------------------------------------------- Algorithm 1: training_step

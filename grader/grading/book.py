@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 
 from grader import course
-from grader.exercises import EXERCISES
+from grader.exercises import EXERCISES, loads_exercises
 from grader.grading.feedback import summarise_hidden_tests
 from grader.grading.mathjax import OFFLINE_CONFIG_JS, mathjax_script
 from grader.grading.nbgrader_bridge import IMAGE_LINK
@@ -129,9 +129,8 @@ def walkthrough_notebook(source_path, figure_links):
 
 def runs_the_exercises(notebook):
     """True for a chapter that loads the exercise functions of the notebooks beside it (06's training,
-    07's 2-D lab) through ``grader.train.exercise_functions`` or ``training_setup``."""
-    return any(course.is_code(cell) and ("exercise_functions(" in cell.source or "training_setup(" in cell.source)
-               for cell in notebook.cells)
+    07's 2-D lab): see grader.exercises.LOADERS."""
+    return loads_exercises(notebook)
 
 
 def answers_fingerprint(notebooks):

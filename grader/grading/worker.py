@@ -34,6 +34,7 @@ from pathlib import Path
 import nbformat
 
 from grader import course
+from grader.exercises import loads_exercises
 from grader.grading import checker, gradebook, hidden_seeds, integrity, nbgrader_bridge, scoring
 from grader.grading.isolation import cleanroom, launcher, sandbox
 from grader.grading.isolation.zygote import recheck
@@ -231,7 +232,8 @@ class StudentGrader:
         if not source_notebook.tests:  # e.g. the training notebook: nothing to score
             return self.run_ungraded(paths, job, notebook_id, notebook, result), flags
         with self.timed(f"{notebook_id} nbgrader"):
-            nbgrader_scores = self.run_nbgrader(paths, job, notebook_id, result)
+            nbgrader_scores = self.run_nbgrader(paths, job, notebook_id, result,
+                                                files=self.loaded_notebooks(paths, notebook_id))
         if not (paths["results"] / f"{notebook_id}.ipynb").exists():
             self.write_placeholder(paths, notebook_id, notebook, result.problems[-1])
         with self.timed(f"{notebook_id} trusted checker"):
@@ -239,6 +241,13 @@ class StudentGrader:
         self.reconcile(source_notebook, nbgrader_scores, verdicts, result)
         self.annotate(paths["results"] / f"{notebook_id}.ipynb", result)
         return result, flags
+
+    def loaded_notebooks(self, paths, notebook_id):
+        """The student's other submitted notebooks, for a graded notebook whose release version loads them
+        (07's lab reads 01-05); none for the others."""
+        if not loads_exercises(self.release_notebook(notebook_id)):
+            return []
+        return [other for other in paths["submitted"].glob("*.ipynb") if other.stem != notebook_id]
 
     def run_ungraded(self, paths, job, notebook_id, notebook, result):
         """A notebook without graded tests: run by nbgrader for the feedback (unless
