@@ -261,3 +261,16 @@ def test_subtrees_left_by_a_killed_batch_are_removed_and_live_ones_kept():
             for inner in (os.path.join(folder, "student"), folder):
                 if os.path.exists(inner):
                     os.rmdir(inner)
+
+
+def test_a_sandbox_without_a_cgroup_says_why(tmp_path, monkeypatch):
+    def no_cgroups(proc="/proc/self"):
+        raise cgroups.CgroupError("no memory controller here")
+
+    monkeypatch.setattr(cgroups, "own_cgroups", no_cgroups)
+    contained = sandbox.StudentSandbox(tmp_path, 1_234_567, memory_bytes=200 * MiB)
+    contained.make_cgroup()
+    assert contained.cgroup is None and contained.batch_cgroups is None, "a cgroup was made without controllers"
+    assert contained.cgroup_problem == "no memory controller here", contained.cgroup_problem
+    assert contained.limit_counters() is None and contained.limit_reason(None, "x") is None
+    assert "no memory controller here" in sandbox.cgroup_note(contained.cgroup_problem)

@@ -84,7 +84,7 @@ def _write(path, value):
         handle.write(str(value))
 
 
-def _alive(pid):
+def alive(pid):
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -329,7 +329,7 @@ def remove_stale(own_folders):
             continue
         for entry in entries:
             match = NAME.match(entry)
-            if match and not _alive(int(match.group(1))):
+            if match and not alive(int(match.group(1))):
                 remove_tree(os.path.join(folder, entry))
 
 
