@@ -6,7 +6,7 @@ checks therefore run student code inside :func:`quiet`, which swallows Python wa
 ``logging`` records, ``sys.stderr`` writes and raw writes to file descriptor 2.
 
 :func:`redirect_fds` and :func:`redirected_fds` are the one way the course points file
-descriptors elsewhere (``quiet`` here; the grader's kernels and clean room, which silence
+descriptors elsewhere (``quiet`` here; the grader's kernels and builders, which silence
 their standard streams).
 """
 import contextlib

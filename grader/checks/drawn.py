@@ -126,10 +126,10 @@ _SEEDS = types.MappingProxyType(read_seeds(os.environ.get(SEEDS_ENV)))
 def hidden_seed(grade_id, seeds=_SEEDS):
     """This student's seed for the hidden test ``grade_id``, or None outside grading.
 
-    ``seeds`` is read once, when grader.checks is imported: in the grading sandbox that is before
-    any student code runs (the zygote imports it), so editing os.environ later changes nothing. It
-    is a read-only mapping held as a default argument, which the clean room's snapshot guards
-    (every function's ``__defaults__``), so swapping it is caught as tampering.
+    ``seeds`` is read once, when grader.checks is imported, into a read-only mapping held as a
+    default argument. The hidden tests that count run in the trusted checker
+    (grader.grading.checker), a process where no student code runs, so what student code does to
+    its own copy changes no verdict.
     """
     return seeds.get(grade_id)
 

@@ -6,8 +6,8 @@
    gradebook describing every cell (and the student version, used for placeholders).
 3. ``--workers`` students are graded at once, each in a grading process of its own
    (grader.grading.worker) with private folders, the student's code in a bubblewrap sandbox of
-   its own (grader.grading.isolation.sandbox) and re-checked in the clean room
-   (grader.grading.isolation.cleanroom). With ``--scheduler`` the students are tasks on a
+   its own (grader.grading.isolation.sandbox) and re-checked by the trusted checker
+   (grader.grading.checker). With ``--scheduler`` the students are tasks on a
    Dask cluster instead (grader.grading.cluster).
 4. The results are merged into ``OUT/gradebook.db`` (nbgrader's Gradebook API), the executed
    notebooks and feedback are copied to ``OUT/autograded`` and ``OUT/feedback``, and

@@ -271,6 +271,38 @@ def answer_names(client, names):
 
 
 # ---------------------------------------------------------------------- one notebook's tests
+def request_cells(source_notebook, notebook):
+    """The cells of a re-check: ``source_notebook``'s setup and test cells (a SourceNotebook from
+    grader.course) around the answer cells of ``notebook`` (an nbformat node), by grade id."""
+    from grader import course
+
+    code_cells = course.cells_by_grade_id(notebook.cells, where=course.is_code)
+    answers = {grade_id: cell.source for grade_id, cell in code_cells.items()}
+    cells = []
+    for cell in source_notebook.cells:
+        item = {"kind": cell.kind, "grade_id": cell.grade_id, "source": cell.source}
+        if cell.kind == "answer":
+            item["source"] = answers.get(cell.grade_id, "")
+            if cell.grade_id not in answers:
+                item["missing"] = (f"the answer cell '{cell.grade_id}' is missing from the notebook "
+                                   "(deleted, or its metadata changed); copy it back from a fresh notebook")
+        cells.append(item)
+    return cells
+
+
+def exit_description(code):
+    """How a process ended, in words."""
+    import signal
+
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        number = -code
+        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else number
+        return f"killed by signal {name}"
+    return f"exit status {code}"
+
+
 def connect_builder(socket_path, workdir, timeout=CALL_TIMEOUT):
     """A connection to a new builder, forked by the student's zygote at ``socket_path``."""
     from grader.grading.isolation.zygote import request
@@ -288,9 +320,9 @@ def describe_failure(error):
 
 
 def run_tests(client, cells, emit):
-    """Run ``cells`` (setup, answer and test cells, as grader.grading.isolation.cleanroom.request_cells
-    lists them): the setup and answer cells in the sandbox, the setup and test cells here. Emits one
-    record per answer cell and one verdict per test: {"test", "passed", "error", "outcome"}."""
+    """Run ``cells`` (setup, answer and test cells, as :func:`request_cells` lists them): the setup
+    and answer cells in the sandbox, the setup and test cells here. Emits one record per answer
+    cell and one verdict per test: {"test", "passed", "error", "outcome"}."""
     from grader.grading.magics import python_source
 
     report = client.start([cell for cell in cells if cell["kind"] in ("setup", "answer")])

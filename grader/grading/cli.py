@@ -64,11 +64,10 @@ def recheck_validated(path, timeout):
 
     from grader import course
     from grader.grading import checker
-    from grader.grading.isolation import cleanroom
 
     print("Running the answer cells alone with the tests, as the grader's re-check will...")
     notebook = nbformat.read(str(path), as_version=4)
-    cells = cleanroom.request_cells(course.read_source_notebook(path), notebook)
+    cells = checker.request_cells(course.read_source_notebook(path), notebook)
     with redirected_fds([2]):
         records = checker.recheck_here(cells, path.resolve().parent, timeout)
     verdicts = {record["test"]: record for record in records if "test" in record}

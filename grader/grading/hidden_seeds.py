@@ -4,7 +4,7 @@ The secret is 32 random bytes in a root-only file outside the checkout (``--secr
 default :data:`DEFAULT_SECRET_FILE`), made on first use. Only the instructor's batch process
 reads it: for each student it derives one seed per graded test, HMAC-SHA256(secret, student id,
 grade id), and the job carries those seeds alone (StudentJob.hidden_seeds). The student's
-grading process hands them to the kernel and the clean room through the environment variable
+grading process hands them to the kernel and the trusted checker through the environment variable
 ``GAN_COURSE_HIDDEN_SEEDS``, and the hidden test cells draw their inputs from them
 (grader.checks.drawn). So the secret is never in nbgrader_config.py, never in an environment
 variable, never in a job file and never in a sandbox; a regrade of the same student draws the

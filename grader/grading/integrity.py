@@ -1,9 +1,8 @@
 """Flag submitted code that looks like an attempt to fool the grader, for a human to read.
 
-Nothing here changes a score: the clean room (grader.grading.isolation.cleanroom) decides scores. These flags
-point an instructor at code worth reading, e.g. code that patches library modules, walks
-the interpreter's frames (the only way to attack the clean room's result channel), or
-hooks IPython so that test cells do not run.
+Nothing here changes a score: the trusted checker (grader.grading.checker) decides scores. These
+flags point an instructor at code worth reading, e.g. code that patches library modules, walks
+the interpreter's frames, or hooks IPython so that test cells do not run in the notebook.
 """
 import ast
 

@@ -61,7 +61,7 @@ class GradingSettings:
 
     work_root: str
     timeout: int  # seconds per cell
-    notebook_limit: int  # seconds per notebook, and for its clean-room re-check
+    notebook_limit: int  # seconds per notebook, and for its trusted re-check
     memory_mb: int
     source_notebooks: dict[str, SourceNotebook]  # the assignment's notebooks in solutions/, by notebook id
     uid_base: int

@@ -2,10 +2,11 @@
 
 :func:`grade_student` starts that process (``python -m grader.grading.worker``, in a private
 mount namespace where the sandbox is available). It starts the student's sandbox
-(grader.grading.isolation.sandbox), whose zygote forks the kernels and the clean-room children.
-Per notebook: nbgrader autograde (sanitize, restore test cells, execute in the sandboxed
-kernel), then the clean-room re-check, then the lower of the two scores per test goes into
-the private gradebook, with a note in the executed notebook where the clean room lowered it.
+(grader.grading.isolation.sandbox), whose zygote forks the kernels and the trusted checker's
+builders. Per notebook: nbgrader autograde (sanitize, restore test cells, execute in the
+sandboxed kernel), then the trusted re-check (grader.grading.checker, a process of its own),
+then each test's score by the scoring rule (grader.grading.scoring) goes into the private
+gradebook, with a note in the executed notebook where the re-check lowered it.
 Last, nbgrader generate_feedback writes this student's HTML feedback. The batch
 (grader.grading.batch) merges the returned StudentResult into the class gradebook.
 
@@ -36,8 +37,7 @@ import nbformat
 from grader import course
 from grader.exercises import loads_exercises
 from grader.grading import checker, gradebook, hidden_seeds, integrity, nbgrader_bridge, scoring
-from grader.grading.isolation import cleanroom, launcher, sandbox
-from grader.grading.isolation.zygote import recheck
+from grader.grading.isolation import launcher, sandbox
 from grader.grading.outputs import autograde_preprocessors
 from grader.grading.records import (
     CellScore,
@@ -318,7 +318,7 @@ class StudentGrader:
         """The trusted checker's verdicts on ``notebook``'s answers, under the tests of ``source_notebook``:
         the answers run in a builder in the student's sandbox, the tests in a checker process of
         their own (grader.grading.checker) that runs no student code, under a uid of its own."""
-        cells = cleanroom.request_cells(source_notebook, notebook)
+        cells = checker.request_cells(source_notebook, notebook)
         self.fresh_sandbox()
         self.watchdog.arm(self.student_processes, self.settings.notebook_limit, "the trusted re-check")
         try:
@@ -387,26 +387,10 @@ class StudentGrader:
         problems = [record["problem"] for record in records if "problem" in record]
         if problems:
             LOG.warning("trusted re-check: %s", problems[0])
-        return {"records": records, "timed_out": timed_out, "exit": cleanroom.exit_description(code)}
-
-    def run_cleanroom(self, paths, source_notebook, notebook):
-        """The clean room's verdicts on ``notebook``'s answers, under the tests of ``source_notebook``."""
-        cells = cleanroom.request_cells(source_notebook, notebook)
-        self.fresh_sandbox()
-        self.watchdog.arm(self.student_processes, self.settings.notebook_limit, "the clean-room re-check")
-        try:
-            response = recheck(self.sandbox.socket_path, cells, self.sandbox.inside(self.sandbox.workdir),
-                               self.settings.timeout)
-        except Exception as error:  # the sandbox itself failed: report, do not guess
-            LOG.warning("clean-room re-check failed: %s", error)
-            response = {"records": [], "exit": f"clean-room failure: {error}", "timed_out": False}
-        self.watchdog.disarm()
-        self.stop_student_processes()
-        response["watchdog"] = self.watchdog.reason
-        return response
+        return {"records": records, "timed_out": timed_out, "exit": checker.exit_description(code)}
 
     def reconcile(self, source_notebook, nbgrader, verdicts, result: NotebookResult):
-        """Score per test = min(nbgrader's, the clean room's), with the reason if lowered."""
+        """Each test's score by the scoring rule (grader.grading.scoring), with the reason if lowered."""
         records = verdicts["records"]
         tests = {r["test"]: r for r in records if "test" in r}
         answers = {r["answer"]: r for r in records if "answer" in r}
@@ -414,7 +398,7 @@ class StudentGrader:
         answer_notes = self.answer_notes(answers)
         result.comments = nbgrader["comments"]
         if setup_error:
-            result.problems.append(f"grader problem: a setup cell failed in the clean room ({setup_error})")
+            result.problems.append(f"grader problem: a setup cell failed in the re-check ({setup_error})")
         for test in source_notebook.tests:
             auto = nbgrader["scores"].get(test.grade_id)
             verdict = self.recheck_verdict(tests.get(test.grade_id), verdicts, answer_notes)
@@ -427,7 +411,7 @@ class StudentGrader:
 
     @staticmethod
     def recheck_verdict(record, verdicts, answer_notes) -> scoring.Verdict:
-        """The clean room's record for one test (None: none came back) as a scoring.Verdict."""
+        """The trusted checker's record for one test (None: none came back) as a scoring.Verdict."""
         Outcome = scoring.Outcome
         if record is None:
             if verdicts.get("watchdog"):
@@ -436,9 +420,6 @@ class StudentGrader:
                 outcome, why = Outcome.TIMEOUT, "the re-check ran out of time"
             else:
                 outcome, why = Outcome.MISSING, f"the re-check process ended early ({verdicts.get('exit')})"
-        elif record.get("tampered"):
-            changed = "; ".join(record["tampered"])
-            outcome, why = Outcome.PROBLEM, f"student code changed the grader's libraries: {changed}"
         elif record["passed"]:
             return scoring.Verdict(Outcome.PASSED)
         elif record.get("outcome") == "timeout":
@@ -457,9 +438,6 @@ class StudentGrader:
         for grade_id, record in answers.items():
             if record.get("error"):
                 notes.append(f"running answer cell '{grade_id}' failed: {record['error']}")
-            if record.get("dropped"):
-                lines = ", ".join(str(line) for line, _ in record["dropped"][:5])
-                notes.append(f"the grader ran only the definitions in '{grade_id}', skipping line(s) {lines}")
         return "; ".join(notes)
 
     # ------------------------------------------------------------------ notebooks out
@@ -480,7 +458,7 @@ class StudentGrader:
         nbformat.write(release, str(paths["results"] / f"{notebook_id}.ipynb"))
 
     def annotate(self, path, result: NotebookResult):
-        """Add the clean room's reason under each test cell whose score it lowered."""
+        """Add the re-check's reason under each test cell whose score it lowered."""
         lowered = {gid: test.reason for gid, test in result.tests.items()
                    if test.reason and test.reason.startswith("passed in the notebook")}
         if not lowered or not path.exists():

@@ -1,9 +1,8 @@
 """What every process that runs student code imports first, before any student code exists.
 
-The student's zygote imports them once, fingerprints them for the clean room, and forks
-kernels and clean-room children that already hold them (grader.grading.isolation.zygote and
-.cleanroom). Importing them first is what makes the fingerprints trustworthy and the forked
-kernels fast.
+The student's zygote imports them once and forks kernels and builders that already hold them
+(grader.grading.isolation.zygote), which makes them fast to start; the trusted checker imports
+them in its own process (grader.grading.checker).
 """
 
 

@@ -1,6 +1,6 @@
 """One bubblewrap sandbox per student, and the watchdog that polices it from outside.
 
-Every process that runs a student's code (the nbgrader kernels and the clean-room children) is
+Every process that runs a student's code (the nbgrader kernels and the trusted checker's builders) is
 forked by the student's *zygote* (grader.grading.isolation.zygote), which runs inside a
 sandbox that :class:`StudentSandbox` starts with bubblewrap (``bwrap``), as root and without a
 user namespace:

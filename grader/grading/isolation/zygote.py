@@ -2,13 +2,13 @@
 
 The grading process of each student starts one zygote inside that student's sandbox
 (grader.grading.isolation.sandbox). It imports NumPy, TensorFlow, ipykernel and
-``grader.checks`` once, without starting a thread, fingerprints them for the clean room, and
-then forks, on request:
+``grader.checks`` once, without starting a thread, and then forks, on request:
 
 * ``kernel``: an nbgrader kernel, an ordinary ipykernel whose modules are already imported
   (``cold``: a fresh ``python -m ipykernel_launcher`` instead, for comparison);
-* ``cleanroom``: a clean-room child that runs one notebook's tests against the student's
-  answers (grader.grading.isolation.cleanroom) and writes its verdicts to the connection.
+* ``builder``: a child that runs one notebook's answer cells and then calls the student's
+  functions for the trusted checker (grader.grading.isolation.builder), over the connection,
+  which the zygote then closes on its side.
 
 Requests arrive on a Unix socket that the grading process created outside the sandbox and
 passed in as a file descriptor: student code has no path to it. The zygote never runs student
@@ -24,7 +24,6 @@ import select
 import signal
 import socket
 import sys
-import time
 
 from grader.grading.isolation import sandbox
 from grader.quiet import redirect_fds
@@ -86,12 +85,6 @@ def start_kernel(request, connection, cold):
     kernelapp.launch_new_instance(argv=argv)
 
 
-def start_cleanroom(request, connection, snapshot):
-    from grader.grading.isolation.cleanroom import child_main
-
-    child_main(request, snapshot, connection.fileno())
-
-
 def start_builder(request, connection):
     """In the forked child: serve the trusted checker's calls (grader.grading.isolation.builder)."""
     from grader.grading.isolation.builder import serve as serve_checker
@@ -103,12 +96,9 @@ def start_builder(request, connection):
 
 def serve(listener_fd, cold=False):
     """Fork a child per request; report its exit; kill it when its requester hangs up."""
-    from grader.grading.isolation.cleanroom import Snapshot
-
     listener = socket.socket(fileno=listener_fd)
     os.set_inheritable(listener_fd, False)
     preload()
-    snapshot = Snapshot()
     sandbox.apply_limits()
     not_dumpable()
     os.umask(0o077)
@@ -137,9 +127,7 @@ def serve(listener_fd, cold=False):
                 if pid == 0:
                     try:
                         become_child(connection, listener, list(children), wakeup)
-                        if request.get("kind") == "cleanroom":
-                            start_cleanroom(request, connection, snapshot)
-                        elif request.get("kind") == "builder":
+                        if request.get("kind") == "builder":
                             start_builder(request, connection)
                         else:
                             start_kernel(request, connection, cold)
@@ -216,26 +204,6 @@ def request(socket_path, message, timeout=None):
     except (ValueError, KeyError, TypeError) as error:
         connection.close()
         raise RuntimeError(f"the zygote answered {reply[:100]!r} instead of accepting the request") from error
-
-
-def recheck(socket_path, cells, workdir, timeout):
-    """The clean-room re-check of one notebook in a child of the zygote at ``socket_path``:
-    {"records": [...], "timed_out": bool, "exit": str}. The child is killed when this returns."""
-    from grader.grading.isolation.cleanroom import exit_description, read_verdicts
-
-    nonce = os.urandom(16).hex()
-    message = {"kind": "cleanroom", "nonce": nonce, "cells": cells, "workdir": str(workdir), "timeout": timeout}
-    reply = request(socket_path, message, timeout=120)
-    if reply is None:
-        raise RuntimeError("the student's sandbox is not running (its zygote cannot be reached)")
-    connection, _ = reply
-    tests = sum(cell["kind"] == "test" for cell in cells)
-    deadline = time.monotonic() + timeout * (tests + 2) + 30
-    try:
-        records, code, timed_out = read_verdicts(connection, nonce, deadline)
-    finally:
-        connection.close()  # the zygote kills the child if it is still running
-    return {"records": records, "timed_out": timed_out, "exit": exit_description(code)}
 
 
 if __name__ == "__main__":
