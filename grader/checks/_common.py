@@ -28,6 +28,8 @@ class CheckFailed(AssertionError):
     grader's code. It is still an error to nbgrader, so the test cell still scores 0.
     """
 
+    mistake = None  # the machine-readable id of the mistake named, where the check knows one
+
     def _render_traceback_(self):
         try:
             return render_failure(self)
@@ -35,8 +37,9 @@ class CheckFailed(AssertionError):
             return [f"CheckFailed: {self}"]
 
 
-def fail(what, expected=None, found=None, hint=None):
-    """Raise CheckFailed with the course's message layout."""
+def fail(what, expected=None, found=None, hint=None, mistake=None):
+    """Raise CheckFailed with the course's message layout; ``mistake`` is the machine-readable id
+    of the mistake named (kept on the exception, for the class report), if the check knows it."""
     lines = [what]
     if expected is not None:
         lines.append(f"  expected: {expected}")
@@ -44,7 +47,9 @@ def fail(what, expected=None, found=None, hint=None):
         lines.append(f"  found:    {found}")
     if hint:
         lines.append(f"  likely cause: {hint}")
-    raise CheckFailed("\n".join(lines))
+    failure = CheckFailed("\n".join(lines))
+    failure.mistake = mistake
+    raise failure
 
 
 def describe(value):

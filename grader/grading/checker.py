@@ -346,7 +346,10 @@ def run_tests(client, cells, emit):
         except SandboxProblem as error:
             verdict = {"passed": False, "error": str(error), "outcome": "problem"}
         except Exception as error:  # noqa: BLE001  (a check's verdict, or the test's own error)
-            verdict = {"passed": False, "error": describe_failure(error), "outcome": "failed"}
+            from grader.checks._common import failing_check
+
+            verdict = {"passed": False, "error": describe_failure(error), "outcome": "failed",
+                       "check": failing_check(error.__traceback__), "mistake": getattr(error, "mistake", None)}
         emit({"test": cell["grade_id"], **verdict})
 
 

@@ -79,7 +79,9 @@ class CellScore:
     max_score: float
     reason: str | None = None
     nbgrader: float | None = None  # nbgrader's own auto score for the cell (None: not run)
-    cleanroom: str | None = None  # the clean room's verdict: "passed", "failed" or None (not run)
+    recheck: str | None = None  # the trusted checker's verdict: "passed", "failed" or None (not run)
+    check: str | None = None  # the check that failed, e.g. "generator_output_range" (None: passed, or no check)
+    mistake: str | None = None  # the machine-readable id of the mistake the check named, if it names one
 
 
 @dataclass

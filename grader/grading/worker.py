@@ -406,8 +406,10 @@ class StudentGrader:
             if scored.lowered_by_recheck:
                 result.problems.append(f"{test.grade_id}: score lowered by the clean re-check: "
                                        f"{verdict.reason.splitlines()[0]}")
+            record = tests.get(test.grade_id) or {}
             result.tests[test.grade_id] = CellScore(scored.score, test.points, scored.reason, nbgrader=auto,
-                                                    cleanroom="passed" if scored.recheck_passed else "failed")
+                                                    recheck="passed" if scored.recheck_passed else "failed",
+                                                    check=record.get("check"), mistake=record.get("mistake"))
 
     @staticmethod
     def recheck_verdict(record, verdicts, answer_notes) -> scoring.Verdict:

@@ -311,7 +311,7 @@ def test_report_json_is_written_with_the_same_keys_for_every_student(graded):
     student_keys = {"student_id", "assignment_id", "timestamp", "notebooks", "flags", "isolation_note", "seconds",
                     "internal_error"}
     notebook_keys = {"status", "problems", "tests", "comments", "autograded", "feedback"}
-    test_keys = {"score", "max_score", "reason", "nbgrader", "cleanroom"}
+    test_keys = {"score", "max_score", "reason", "nbgrader", "recheck", "check", "mistake"}
     for student in report["students"]:
         assert set(student) == student_keys, student["student_id"]
         for notebook in student["notebooks"].values():

@@ -231,3 +231,28 @@ def test_a_callback_hands_back_only_values_and_the_checks_own_objects():
         assert "AttributeError" in answer["callback_error"]
     finally:
         session.close()
+
+
+def test_every_verdict_names_its_check(zygote):
+    from grader import course
+    from grader.checks._common import CheckFailed, fail
+    from grader.grading import checker
+    from notebook_tools import notebook_of
+
+    (_, function, edits, _), = [m for m in MISTAKES if m[0] == "generator without tanh"]
+    source = apply_edits(reference_source(function), edits)
+    cells = [{"kind": cell.kind, "grade_id": cell.grade_id,
+              "source": source if cell.grade_id == function else cell.source}
+             for cell in course.read_source_notebook(notebook_of(function)).cells]
+    records = []
+    connection = checker.connect_builder(zygote.socket_path, zygote.workdir)
+    try:
+        checker.run_tests(checker.SandboxClient(connection), cells, records.append)
+    finally:
+        connection.close()
+    verdicts = {record["test"]: record for record in records if "test" in record}
+    assert verdicts["test_generator_range"]["check"] == "generator_output_range"
+    assert verdicts["test_generator_output"]["passed"] and "check" not in verdicts["test_generator_output"]
+    with pytest.raises(CheckFailed) as caught:
+        fail("Something is off.", mistake="no-tanh-output")
+    assert caught.value.mistake == "no-tanh-output"

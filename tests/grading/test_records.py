@@ -37,7 +37,8 @@ def test_records_are_written_as_plain_json():
     student = StudentResult("ada", "gan", notebooks={"a": NotebookResult(tests={"t": CellScore(1.0, 2.0, "why")})})
     data = json.loads(to_json({"students": [student]}))
     test = data["students"][0]["notebooks"]["a"]["tests"]["t"]
-    assert test == {"score": 1.0, "max_score": 2.0, "reason": "why", "nbgrader": None, "cleanroom": None}
+    assert test == {"score": 1.0, "max_score": 2.0, "reason": "why", "nbgrader": None, "recheck": None,
+                    "check": None, "mistake": None}
 
 
 @pytest.mark.slow
