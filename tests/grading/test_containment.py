@@ -23,9 +23,11 @@ local pool and once more on a Dask cluster of two worker processes; every test a
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -323,18 +325,21 @@ def graded(request, tmp_path_factory):
     secret_process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", SECRET])
     answers = demo.reference_answers()
     write_class(folder / "submitted", answers, [listener.port])
-    (folder / "work").mkdir()
+    # the batch's own work folder, named in its helpers' command lines; short, since the Unix
+    # sockets below it (the zygote's, the kernel's) must stay within 107 bytes
+    work = tempfile.mkdtemp(prefix="h", dir="/tmp")
     try:
         if request.param == "pool":
             report = autograde(folder / "submitted", folder / "out", workers=2, timeout=40, notebook_limit=150,
-                               memory_mb=1500, work_dir=folder / "work")
+                               memory_mb=1500, work_dir=work)
         else:
-            report = grade_on_dask(folder / "submitted", folder / "out", folder / "work")
-        left = processes_left(started, str(folder / "work"))
+            report = grade_on_dask(folder / "submitted", folder / "out", work)
+        left = processes_left(started, work)
         cgroups_left = batch_cgroups(before)
     finally:
         secret_process.kill()
         listener.server.close()
+        shutil.rmtree(work, ignore_errors=True)
     return {"report": report, "out": folder / "out", "received": listener.received, "left": left,
             "port": listener.port, "cgroups_left": cgroups_left}
 
