@@ -119,6 +119,8 @@ class StudentGrader:
             "CourseDirectory.course_id": course.COURSE_ID,
             # Unix sockets in the student's area: a kernel in its own network namespace has no TCP.
             "KernelManager.transport": "ipc",
+            # a kernel's code can wedge the heartbeat; stopping the client must not wait for it
+            "KernelManager.client_factory": "grader.grading.isolation.kernel_client.GradingKernelClient",
             "KernelManager.ip": os.path.join(self.sandbox.area, "run", "kernel"),
         })
         jupyter_path = self.root / "jupyter"
