@@ -209,7 +209,7 @@ class SandboxClient:
             return wire.decode(result, self.resolve)
         except GraphRejected as error:
             fail(f"{name}() built a graph that the grader will not run.", hint=str(error))
-        except (wire.WireError, KeyError, ValueError, TypeError, AttributeError) as error:
+        except (wire.WireError, KeyError, IndexError, ValueError, TypeError, AttributeError) as error:
             raise SandboxProblem(f"the grader could not read back what {name}() built "
                                  f"({type(error).__name__}: {error})") from error
 
