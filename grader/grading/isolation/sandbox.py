@@ -369,16 +369,7 @@ class StudentSandbox:
     def wipe(self):
         """Empty the writable area (between notebooks: each starts with a clean, empty home). The
         area's own folders are emptied, not removed: /tmp and /dev/shm are bound to them."""
-        for entry in os.scandir(self.area):
-            if entry.name in self.AREA_FOLDERS and entry.is_dir(follow_symlinks=False):
-                _empty(entry.path)
-            elif entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(entry.path)
-                except OSError:
-                    pass
+        _empty(self.area, keep=self.AREA_FOLDERS)
         self.make_area()
 
     def kept(self):
@@ -455,9 +446,13 @@ def bind_quietly(path):
     return listener
 
 
-def _empty(folder):
+def _empty(folder, keep=()):
+    """Remove what ``folder`` holds, never following a symlink; the folders named in ``keep`` are
+    emptied instead of removed."""
     for entry in os.scandir(folder):
-        if entry.is_dir(follow_symlinks=False):
+        if entry.name in keep and entry.is_dir(follow_symlinks=False):
+            _empty(entry.path)
+        elif entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
         else:
             try:
