@@ -21,9 +21,11 @@ Private folder layout (``root`` = one folder per student, under the batch's work
     root/sandbox/control/zygote.sock         the zygote's socket, outside the sandbox (root only)
 """
 import contextlib
+import json
 import logging
 import os
 import pickle
+import select
 import shutil
 import subprocess
 import sys
@@ -335,9 +337,6 @@ class StudentGrader:
 
     def run_checker(self, cells):
         """Start the checker with a connection to a new builder; its verdict lines until it ends."""
-        import json
-        import select
-
         timeout = self.settings.timeout
         connection = checker.connect_builder(self.sandbox.socket_path, self.sandbox.inside(self.sandbox.workdir),
                                              timeout)
