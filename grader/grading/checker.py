@@ -36,7 +36,7 @@ def _remote_error_class(name, bases):
     base = Exception
     for candidate in bases:
         found = getattr(builtins, candidate, None)
-        if isinstance(found, type) and issubclass(found, BaseException) and found not in (BaseException, object):
+        if isinstance(found, type) and issubclass(found, Exception):  # never SystemExit and its kind
             base = found
             break
     try:

@@ -67,6 +67,7 @@ FORBIDDEN_EXAMPLES = (
 VARIABLE_COLLECTIONS = ("variables", "trainable_variables", "local_variables", "model_variables",
                         "moving_average_variables")
 NODE_COLLECTIONS = ("update_ops", "losses", "regularization_losses")
+VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
 
 
 class GraphRejected(Exception):
@@ -187,20 +188,42 @@ class GraphMirror:
             raise GraphRejected(f"not a graph: {error}") from error
         if check:
             validate(delta)
+        definitions = []
+        for encoded in message.get("variables", []):
+            definition = variable_pb2.VariableDef()
+            definition.ParseFromString(base64.b64decode(encoded))
+            if check:
+                self._check_variable(definition, delta)
+            definitions.append(definition)
         self._import(delta)
         self.known_nodes.update(node.name for node in delta.node)
+        new_variables = {definition.variable_name for definition in definitions}
         with self.graph.as_default():
-            for encoded in message.get("variables", []):
-                definition = variable_pb2.VariableDef()
-                definition.ParseFromString(base64.b64decode(encoded))
+            for definition in definitions:
                 self.variables[definition.variable_name] = self._variable(definition)
         for key, items in message.get("collections", {}).items():
             if key not in self.known_items:
                 continue
             for item in items:
+                if check and key in VARIABLE_COLLECTIONS and item not in new_variables:
+                    raise GraphRejected(f"the collection '{key}' names '{item}', which is not a variable your "
+                                        "code created in this call")
                 value = self.variables[item] if key in VARIABLE_COLLECTIONS else self.resolve(item)
                 self.graph.add_to_collection(key, value)
             self.known_items[key] = len(self.graph.get_collection(key))
+
+    def _check_variable(self, definition, delta):
+        """A variable that comes back must be new and made of the delta's own nodes: a variable op,
+        its initializer and its snapshot (not a name standing for a tensor the graph already held)."""
+        nodes = {node.name: node for node in delta.node}
+        name = definition.variable_name
+        if name in self.variables:
+            raise GraphRejected(f"a variable named '{name}' already exists in the grader's graph")
+        for field in (definition.variable_name, definition.initializer_name, definition.snapshot_name):
+            if field.split(":")[0] not in nodes:
+                raise GraphRejected(f"the variable '{name}' is described by '{field}', which your code did not create")
+        if nodes[name.split(":")[0]].op not in VARIABLE_OPS:
+            raise GraphRejected(f"'{name}' is not a variable (its operation is {nodes[name.split(':')[0]].op})")
 
     def _variable(self, definition):
         from tensorflow.python.ops import resource_variable_ops

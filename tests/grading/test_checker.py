@@ -256,3 +256,34 @@ def test_every_verdict_names_its_check(zygote):
     with pytest.raises(CheckFailed) as caught:
         fail("Something is off.", mistake="no-tanh-output")
     assert caught.value.mistake == "no-tanh-output"
+
+
+def test_a_variable_that_comes_back_must_be_new_and_made_of_its_own_nodes():
+    """A VariableDef naming the checker's own variable, or a tensor that is no variable, is refused."""
+    import base64
+
+    checker_graph, builder_graph = tf.Graph(), tf.Graph()
+    checker, builder = graphs.GraphMirror(checker_graph), graphs.GraphMirror(builder_graph)
+    with checker_graph.as_default():
+        tf.Variable([1.0, 1.0], name="W")
+    builder.incoming(checker.outgoing(), check=False)
+    checker.outgoing()  # the checker's W is known on both sides
+    with builder_graph.as_default():
+        fake = tf.constant([7.0, 7.0], name="fake")
+    message = builder.outgoing()
+    definition = checker.variables["W:0"].to_proto()
+    message["variables"] = [base64.b64encode(definition.SerializeToString()).decode()]
+    with pytest.raises(graphs.GraphRejected, match="already exists"):
+        checker.incoming(message, check=True)
+    definition.variable_name = definition.snapshot_name = fake.name
+    message["variables"] = [base64.b64encode(definition.SerializeToString()).decode()]
+    with pytest.raises(graphs.GraphRejected, match="did not create|not a variable"):
+        checker.incoming(message, check=True)
+    assert "fake" not in [op.name for op in checker_graph.get_operations()], "nothing of a refused reply is imported"
+
+
+def test_an_error_from_the_sandbox_is_never_one_that_ends_the_checker():
+    from grader.grading.checker import remote_error
+
+    error = remote_error({"type": "SystemExit", "bases": ["SystemExit", "BaseException"], "message": "3"})
+    assert isinstance(error, Exception) and str(error) == "3"
