@@ -66,3 +66,19 @@ def test_all_names_every_check_the_test_cells_call():
     assert called == set(checks.ALL), f"called but not in ALL: {called - set(checks.ALL)}; " \
         f"in ALL but never called: {set(checks.ALL) - called}"
     assert all(callable(getattr(checks, name)) for name in checks.ALL)
+
+
+def test_a_graph_that_never_stops_fails_with_a_hint_instead_of_hanging(monkeypatch):
+    from grader.checks import _common
+
+    monkeypatch.setattr(_common, "RUN_TIMEOUT_S", 1)
+
+    def endless_generator(z, out_dim, n_units=128, reuse=False, alpha=0.01):
+        with tf.variable_scope("generator", reuse=reuse):
+            out = tf.tanh(tf.layers.dense(tf.layers.dense(z, n_units), out_dim))
+            _, looped = tf.while_loop(lambda i, x: i >= 0, lambda i, x: (i + 1 - 1, x), [tf.constant(0), out])
+            return looped
+
+    with pytest.raises(AssertionError, match="DeadlineExceeded") as failure:
+        checks.generator_output_range(endless_generator)
+    assert "tf.while_loop" in str(failure.value)

@@ -76,10 +76,33 @@ def fresh_graph():
         yield graph
 
 
+RUN_TIMEOUT_S = 60  # one Session.run of a check's graph; an endless tf.while_loop ends here, not in a hang
+
+
 def session(graph):
-    """A single-threaded session: deterministic and quick for the tiny graphs of the checks."""
-    config = tf.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+    """A single-threaded session: deterministic and quick for the tiny graphs of the checks. Every
+    run that takes longer than RUN_TIMEOUT_S is stopped with DeadlineExceededError."""
+    config = tf.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1,
+                            operation_timeout_in_ms=RUN_TIMEOUT_S * 1000)
     return tf.Session(graph=graph, config=config)
+
+
+_watched = []  # the arrays whose changes by the student's function the check looks at
+
+
+@contextlib.contextmanager
+def watching_changes(arrays):
+    """The check compares ``arrays`` after the call to see whether the student's function changed
+    them; the trusted checker writes back into these only (grader.grading.checker)."""
+    _watched.append(list(arrays))
+    try:
+        yield
+    finally:
+        _watched.pop()
+
+
+def watched_arrays():
+    return [array for arrays in _watched for array in arrays]
 
 
 def call_student(function, *args, **kwargs):
@@ -207,6 +230,9 @@ def _hint_for_error(error):
                 "training=training), which take both (or choose with tf.cond).")
     if "No variables to optimize" in text:
         return "var_list is empty: check the names you filter the variables by ('generator/', 'discriminator/')."
+    if isinstance(error, tf.errors.DeadlineExceededError):
+        return (f"running the graph took over {RUN_TIMEOUT_S} s: a tf.while_loop whose condition stays true, "
+                "or a tensor far larger than the inputs?")
     if isinstance(error, NameError):
         return "a name is used before it is defined (a typo, or a variable from another cell?)."
     return None

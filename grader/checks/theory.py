@@ -13,7 +13,18 @@ import math
 import numpy as np
 
 from grader.checks import drawn
-from grader.checks._common import ATOL, RTOL, call_student, close, describe, fail, first_mismatch, fresh_graph, session
+from grader.checks._common import (
+    ATOL,
+    RTOL,
+    call_student,
+    close,
+    describe,
+    fail,
+    first_mismatch,
+    fresh_graph,
+    session,
+    watching_changes,
+)
 from grader.quiet import quiet
 from grader.tf1 import tf
 
@@ -80,7 +91,8 @@ def _array(value, what, shape):
 def _call_unchanged(function, *arrays, **kwargs):
     """Call the student's function on copies and insist it leaves the caller's arrays as they were."""
     copies = [np.array(a, copy=True) for a in arrays]
-    result = call_student(function, *copies, **kwargs)
+    with watching_changes(copies):
+        result = call_student(function, *copies, **kwargs)
     for original, copy in zip(arrays, copies, strict=True):
         if not np.array_equal(original, copy, equal_nan=True):
             fail(f"{function.__name__}() changed the arrays it was given.",
@@ -732,8 +744,8 @@ def training_step_in_tensorflow(training_step, inputs=None):
     with fresh_graph() as graph:
         real = tf.placeholder(tf.float32, (None, 2), name="input_real")
         z = tf.placeholder(tf.float32, (None, 3), name="input_z")
-        d_count = tf.Variable(0.0, name="d_updates")
-        g_saw = tf.Variable(-1.0, name="d_updates_seen_by_g")
+        d_count = tf.Variable(0.0, name="d_updates", trainable=False)  # counters: no student op may write them
+        g_saw = tf.Variable(-1.0, name="d_updates_seen_by_g", trainable=False)
         d_op = tf.assign_add(d_count, 1.0 + 0.0 * (tf.reduce_sum(real) + tf.reduce_sum(z))).op
         g_op = tf.assign(g_saw, d_count + 0.0 * tf.reduce_sum(z)).op
         rng = np.random.RandomState(0)

@@ -18,6 +18,10 @@ from grader.grading import wire
 from grader.grading.graphs import GraphMirror, GraphRejected
 
 CALL_TIMEOUT = 60
+# What the student's code may use of an object that a check hands it (a session, a batch sampler, an
+# operation's stand-in): calling it, running with it, entering it, and reading its name.
+CALLBACK_METHODS = frozenset({"__call__", "__enter__", "__exit__", "__getattr__", "as_default", "run"})
+CALLBACK_ATTRIBUTES = frozenset({"run", "as_default", "name", "type", "shape", "dtype"})
 MODULE = "grader.grading.checker"
 
 
@@ -122,28 +126,33 @@ class SandboxClient:
             return self._handle(value)
         return None
 
-    def resolve(self, tagged):
+    def resolve(self, tagged, use="run"):
+        """The check's object or graph node that the sandbox names; ``use``: see GraphMirror.resolve."""
         if tagged.get("$") == "callback":
             try:
                 return self.objects[int(tagged["id"])]
             except (IndexError, ValueError, TypeError) as error:
                 raise wire.WireError("no such grader object") from error
-        return self.current.resolve(tagged)
+        return self.current.resolve(tagged, use=use)
+
+    def resolve_result(self, tagged):
+        return self.resolve(tagged, use="result")
 
     def answer_callback(self, message):
         """Run a method of one of the check's objects for the student's code in the sandbox."""
         self.current.incoming(message.get("sync", {}), check=True)
         method = str(message.get("method"))
-        if method.startswith("_") and method not in ("__call__", "__enter__", "__exit__", "__getattr__"):
-            return {"callback_error": f"AttributeError: {method}", "sync": self.current.outgoing()}
+        if method not in CALLBACK_METHODS:
+            return {"callback_error": f"AttributeError: the grader's object offers no method {method[:100]!r} "
+                                      "to your code", "sync": self.current.outgoing()}
         try:
             target = self.resolve({"$": "callback", "id": message.get("id")})
             args = wire.decode(message.get("args"), self.resolve)
             kwargs = wire.decode(message.get("kwargs"), self.resolve)
             if method == "__getattr__":
                 attribute = str(args[0])
-                if attribute.startswith("_"):
-                    raise AttributeError(attribute)
+                if attribute not in CALLBACK_ATTRIBUTES:
+                    raise AttributeError(f"the grader's object offers no attribute {attribute[:100]!r} to your code")
                 result = getattr(target, attribute)
             else:
                 result = (target if method == "__call__" else getattr(target, method))(*args, **kwargs)
@@ -156,11 +165,17 @@ class SandboxClient:
 
     @staticmethod
     def write_back(args, kwargs, mutated):
-        """Copy into the check's arrays what the student's function wrote into its copies."""
+        """Copy what the student's function wrote into its copies into the check's arrays, for the
+        arrays that the check watches for changes (grader.checks._common.watching_changes) only."""
         import numpy as np
 
+        from grader.checks._common import watched_arrays
+
+        watched = watched_arrays()
         for kind, key, encoded in mutated:
             original = args[int(key)] if kind == "args" else kwargs.get(str(key))
+            if not any(original is array for array in watched):
+                continue
             value = wire.decode(encoded)
             if isinstance(original, np.ndarray) and isinstance(value, np.ndarray) and original.flags.writeable \
                     and original.shape == value.shape:
@@ -206,7 +221,7 @@ class SandboxClient:
                 fail(f"{name}() returned {result.get('type')}, which the grader cannot read back.",
                      expected="tensors, operations, variables, numbers, strings, NumPy arrays, or "
                               "lists/tuples/dicts of these", found=result.get("type"))
-            return wire.decode(result, self.resolve)
+            return wire.decode(result, self.resolve_result)
         except GraphRejected as error:
             fail(f"{name}() built a graph that the grader will not run.", hint=str(error))
         except (wire.WireError, KeyError, IndexError, ValueError, TypeError, AttributeError) as error:

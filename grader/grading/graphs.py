@@ -11,6 +11,13 @@ the sandbox is checked before it is imported (:func:`validate`): every node, in 
 its function library, must be an operation of :data:`ALLOWED_OPS`, which holds maths, layers,
 gradients, variables and optimizers, and nothing that reads or writes files, runs Python, prints,
 logs, or reaches the network. The serialised graph has a size cap. Device placements are cleared.
+
+The checker's own state is out of the student's reach (:meth:`GraphMirror.incoming` with
+``check=True``): a student's node may change a variable of the checker's only if that variable is
+trainable (an optimizer's job), may not share a variable's resource by ``shared_name`` or
+``container``, and may not depend on an operation of the checker's that changes state unless the
+check handed it over (or put it in ``UPDATE_OPS``). What a call returns must be the student's own
+nodes or what the call was given, never a tensor of the checker's that it was not given.
 """
 import base64
 
@@ -68,6 +75,14 @@ VARIABLE_COLLECTIONS = ("variables", "trainable_variables", "local_variables", "
                         "moving_average_variables")
 NODE_COLLECTIONS = ("update_ops", "losses", "regularization_losses")
 VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
+# The allowed operations that change a variable, and those that only pass a variable's reference or
+# handle on (to a write or a read); a test keeps these in step with TensorFlow's op definitions.
+WRITING_OPS = frozenset(op for op in ALLOWED_OPS if op.startswith(("Apply", "ResourceApply", "Assign")))
+FORWARDING_OPS = frozenset("""
+Enter Exit Identity IdentityN Merge NextIteration RefEnter RefExit RefIdentity RefMerge RefNextIteration
+RefSwitch Switch
+""".split())
+READING_OPS = frozenset("IsVariableInitialized ReadVariableOp ResourceGather VarIsInitializedOp VariableShape".split())
 
 
 class GraphRejected(Exception):
@@ -112,6 +127,21 @@ def _operation_names(graph):
     return {operation.name for operation in graph.get_operations()}
 
 
+def _operation_of(name):
+    """The operation's name in a tensor's name ('dense/MatMul:0') or a control input ('^init')."""
+    return str(name).lstrip("^").split(":")[0]
+
+
+def _state_inputs(op_type):
+    """The positions of a writing operation's inputs that are a variable's reference or handle."""
+    from tensorflow.core.framework import types_pb2
+    from tensorflow.python.framework import op_def_registry
+
+    definition = op_def_registry.get(op_type)
+    return [index for index, argument in enumerate(definition.input_arg)
+            if argument.is_ref or argument.type == types_pb2.DT_RESOURCE]
+
+
 class GraphMirror:
     """One side's view of a graph shared over the wire: what the other side already holds."""
 
@@ -120,10 +150,19 @@ class GraphMirror:
         self.known_nodes = set()
         self.variables = {}  # name -> Variable object, on this side
         self.known_items = {key: 0 for key in VARIABLE_COLLECTIONS + NODE_COLLECTIONS}
+        self.foreign = set()  # the names of the operations that came from the other side
+        self.given = set()  # the names of this side's operations handed to the other side as values
 
     # ------------------------------------------------------------------ by name
     def reference(self, value):
-        """The by-name tag of a TensorFlow object of this graph (for grader.grading.wire.encode)."""
+        """The by-name tag of a TensorFlow object of this graph (for grader.grading.wire.encode); the
+        object counts as handed to the other side from now on."""
+        tagged = self._tag(value)
+        if tagged is not None:
+            self.given.add(_operation_of(tagged["name"]))
+        return tagged
+
+    def _tag(self, value):
         from grader.tf1 import tf
 
         if isinstance(value, tf.Variable) and value.name in self.variables:
@@ -134,18 +173,31 @@ class GraphMirror:
             return {"$": "op", "name": value.name}
         return None
 
-    def resolve(self, tagged):
+    def resolve(self, tagged, use=None):
+        """The object that a tag names. ``use`` says what the other side wants it for, and limits what
+        it may name: "result" (what a call returns: the other side's own nodes or what it was given)
+        or "run" (a fetch or feed of a callback: also this side's nodes, unless running them would run
+        one of this side's writes that was never handed over); None: anything (the sandbox's side)."""
         kind, name = tagged.get("$"), str(tagged.get("name"))
         try:
             if kind == "variable":
-                return self.variables[name]
-            if kind == "tensor":
-                return self.graph.get_tensor_by_name(name)
-            if kind == "op":
-                return self.graph.get_operation_by_name(name)
+                found = self.variables[name]
+            elif kind == "tensor":
+                found = self.graph.get_tensor_by_name(name)
+            elif kind == "op":
+                found = self.graph.get_operation_by_name(name)
+            else:
+                raise GraphRejected(f"unknown object kind {kind!r}")
         except (KeyError, ValueError) as error:
             raise GraphRejected(f"the other side names a {kind} '{name}' that the graph does not hold") from error
-        raise GraphRejected(f"unknown object kind {kind!r}")
+        operation = _operation_of(name)
+        if use is None or operation in self.foreign or operation in self.given:
+            return found
+        if use == "result":
+            raise GraphRejected(f"it returned '{name}', which the grader's check built and did not give to your "
+                                "function: return what your own code computes from its arguments")
+        self._check_may_run([(operation, f"the {kind} '{name}' that your code asked the grader to run")])
+        return found
 
     # ------------------------------------------------------------------ what changed
     def outgoing(self):
@@ -169,7 +221,7 @@ class GraphMirror:
             self.known_items[key] = len(items)
         for key in NODE_COLLECTIONS:
             items = self.graph.get_collection(key)
-            collections[key] = [self.reference(item) for item in items[self.known_items[key]:]]
+            collections[key] = [self._tag(item) for item in items[self.known_items[key]:]]
             self.known_items[key] = len(items)
         return {"graph_def": base64.b64encode(delta.SerializeToString()).decode(),
                 "variables": variables, "collections": collections}
@@ -195,8 +247,11 @@ class GraphMirror:
             if check:
                 self._check_variable(definition, delta)
             definitions.append(definition)
+        if check:
+            self._check_state(delta)
         self._import(delta)
         self.known_nodes.update(node.name for node in delta.node)
+        self.foreign.update(node.name for node in delta.node)
         new_variables = {definition.variable_name for definition in definitions}
         with self.graph.as_default():
             for definition in definitions:
@@ -208,7 +263,13 @@ class GraphMirror:
                 if check and key in VARIABLE_COLLECTIONS and item not in new_variables:
                     raise GraphRejected(f"the collection '{key}' names '{item}', which is not a variable your "
                                         "code created in this call")
-                value = self.variables[item] if key in VARIABLE_COLLECTIONS else self.resolve(item)
+                if key in VARIABLE_COLLECTIONS:
+                    value = self.variables[item]
+                else:
+                    value = self.resolve(item)
+                    if check and _operation_of(str(item.get("name"))) not in self.foreign:
+                        raise GraphRejected(f"the collection '{key}' names '{item.get('name')}', which the "
+                                            "grader's check built: only your own operations can be added")
                 self.graph.add_to_collection(key, value)
             self.known_items[key] = len(self.graph.get_collection(key))
 
@@ -224,6 +285,110 @@ class GraphMirror:
                 raise GraphRejected(f"the variable '{name}' is described by '{field}', which your code did not create")
         if nodes[name.split(":")[0]].op not in VARIABLE_OPS:
             raise GraphRejected(f"'{name}' is not a variable (its operation is {nodes[name.split(':')[0]].op})")
+
+    # ------------------------------------------------------------------ the checker's state
+    def _check_state(self, delta):
+        """Refuse a delta that could change this side's variables other than by training them."""
+        nodes = {node.name: node for node in delta.node}
+        uses = []
+        for node in delta.node:
+            if node.op in VARIABLE_OPS:
+                shared = node.attr["shared_name"].s.decode(errors="replace") if "shared_name" in node.attr else ""
+                container = node.attr["container"].s.decode(errors="replace") if "container" in node.attr else ""
+                if container or shared not in ("", node.name):
+                    raise GraphRejected(f"the variable '{node.name}' shares the state of '{shared or container}' "
+                                        "(shared_name or container set): create variables with tf.get_variable "
+                                        "or tf.layers, without sharing by name")
+            for source in node.input:
+                operation = _operation_of(source)
+                if operation not in nodes and operation not in self.foreign:
+                    uses.append((operation, f"your operation '{node.name}'"))
+            if node.op in WRITING_OPS:
+                for index in _state_inputs(node.op):
+                    if index >= len(node.input) or node.input[index].startswith("^"):
+                        raise GraphRejected(f"your operation '{node.name}' ({node.op}) lacks its variable input")
+                    for origin in self._origins(node.input[index], nodes):
+                        if origin not in nodes and origin not in self.foreign \
+                                and origin not in self._trainable_variable_ops():
+                            raise GraphRejected(
+                                f"your operation '{node.name}' ({node.op}) changes the grader's variable "
+                                f"'{origin}', which is not a trainable variable: change only your own variables "
+                                "and those an optimizer trains")
+        self._check_may_run(uses)
+
+    def _trainable_variable_ops(self):
+        return {variable.op.name for variable in self.graph.get_collection("trainable_variables")}
+
+    def _origins(self, source, nodes):
+        """The variable operations whose reference or handle ``source`` carries (through identities,
+        switches and loop frames); GraphRejected when it comes from anything else."""
+        origins, pending, seen = set(), [source], set()
+        while pending:
+            name = _operation_of(pending.pop())
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in nodes:
+                op_type, inputs = nodes[name].op, [item for item in nodes[name].input if not item.startswith("^")]
+            else:
+                try:
+                    operation = self.graph.get_operation_by_name(name)
+                except (KeyError, ValueError) as error:
+                    raise GraphRejected(f"'{source}' names '{name}', which neither graph holds") from error
+                op_type, inputs = operation.type, [tensor.name for tensor in operation.inputs]
+            if op_type in VARIABLE_OPS:
+                origins.add(name)
+            elif op_type in FORWARDING_OPS:
+                pending.extend(inputs)
+            else:
+                raise GraphRejected(f"a write to '{source}' does not write a variable (it comes from '{name}', "
+                                    f"a {op_type})")
+        return origins
+
+    def _check_may_run(self, uses):
+        """``uses``: [(this side's operation, who uses it)]. Refuse if running one would run a write of
+        this side's (e.g. the check's counter) that was neither handed over nor put in UPDATE_OPS."""
+        writes = {}
+        pending = [(operation, user) for operation, user in uses if operation not in self.foreign]
+        seen = set()
+        while pending:
+            name, user = pending.pop()
+            if name in seen or name in self.foreign:
+                continue
+            seen.add(name)
+            try:
+                operation = self.graph.get_operation_by_name(name)
+            except (KeyError, ValueError) as error:
+                raise GraphRejected(f"{user} reads '{name}', which neither graph holds") from error
+            if operation.type in WRITING_OPS:
+                writes.setdefault(name, user)
+            pending.extend((tensor.op.name, user) for tensor in operation.inputs)
+            pending.extend((control.name, user) for control in operation.control_inputs)
+        if not writes:
+            return
+        allowed = self._handed_over_writes()
+        for name, user in writes.items():
+            if name not in allowed:
+                raise GraphRejected(f"{user} would run the grader's operation '{name}', which changes the check's "
+                                    "own state and was not given to your function")
+
+    def _handed_over_writes(self):
+        """This side's writes that the other side may run: those of what it was given and UPDATE_OPS."""
+        roots = set(self.given)
+        roots.update(_operation_of(getattr(item, "name", "")) for item in self.graph.get_collection("update_ops"))
+        allowed, pending = set(), [name for name in roots if name]
+        while pending:
+            name = pending.pop()
+            if name in allowed:
+                continue
+            allowed.add(name)
+            try:
+                operation = self.graph.get_operation_by_name(name)
+            except (KeyError, ValueError):
+                continue
+            pending.extend(tensor.op.name for tensor in operation.inputs)
+            pending.extend(control.name for control in operation.control_inputs)
+        return allowed
 
     def _variable(self, definition):
         from tensorflow.python.ops import resource_variable_ops

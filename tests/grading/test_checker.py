@@ -225,10 +225,12 @@ def test_a_callback_hands_back_only_values_and_the_checks_own_objects():
         assert client.result_reference(session.as_default()) is not None
         answer = client.answer_callback({"id": handle["id"], "method": "__getattr__",
                                          "args": wire.encode(("graph",)), "kwargs": wire.encode({})})
-        assert "cannot travel" in answer["callback_error"], answer
-        answer = client.answer_callback({"id": handle["id"], "method": "__class__", "args": wire.encode(()),
-                                         "kwargs": wire.encode({})})
-        assert "AttributeError" in answer["callback_error"]
+        assert "offers no attribute 'graph'" in answer["callback_error"], answer
+        for method in ("__class__", "close", "make_callable", "partial_run_setup"):
+            answer = client.answer_callback({"id": handle["id"], "method": method, "args": wire.encode(()),
+                                             "kwargs": wire.encode({})})
+            assert "offers no method" in answer["callback_error"], method
+        assert client.result_reference(session.graph) is None, "and never the session's graph"
     finally:
         session.close()
 
@@ -287,3 +289,155 @@ def test_an_error_from_the_sandbox_is_never_one_that_ends_the_checker():
 
     error = remote_error({"type": "SystemExit", "bases": ["SystemExit", "BaseException"], "message": "3"})
     assert isinstance(error, Exception) and str(error) == "3"
+
+
+# ------------------------------------------------------------------ the checker's own state
+def mirrored(build_checker):
+    """A checker's graph built by ``build_checker`` (returns what it hands over), copied to a builder's."""
+    checker_graph, builder_graph = tf.Graph(), tf.Graph()
+    checker, builder = graphs.GraphMirror(checker_graph), graphs.GraphMirror(builder_graph)
+    with checker_graph.as_default():
+        handed = build_checker()
+    for value in handed:
+        checker.reference(value)
+    builder.incoming(checker.outgoing(), check=False)
+    return checker, builder
+
+
+def counter_and_weight():
+    counter = tf.Variable(0.0, name="counter", trainable=False)
+    tf.Variable(1.0, name="weight")
+    tf.assign_add(counter, 1.0, name="count")
+    return []
+
+
+@pytest.mark.parametrize("write", [
+    lambda g: tf.assign(g.get_tensor_by_name("counter:0"), 5.0),
+    lambda g: tf.assign_add(g.get_tensor_by_name("counter:0"), 5.0),
+    lambda g: tf.raw_ops.Assign(ref=tf.raw_ops.RefIdentity(input=g.get_tensor_by_name("counter:0")), value=5.0),
+    lambda g: tf.group(g.get_operation_by_name("count")),
+    lambda g: tf.identity(5.0, name="innocent").op._add_control_input(g.get_operation_by_name("count")),
+], ids=["assign", "assign_add", "through an identity", "group", "control input"])
+def test_no_student_op_changes_the_checkers_own_state(write):
+    """The check's counter is out of reach: not written, not run through its own write."""
+    checker, builder = mirrored(counter_and_weight)
+    with builder.graph.as_default():
+        try:
+            write(builder.graph)
+        except (ValueError, TypeError, AttributeError):
+            pytest.skip("TensorFlow refuses this write already")
+    with pytest.raises(graphs.GraphRejected, match="grader's (variable|operation)|does not write a variable"):
+        checker.incoming(builder.outgoing(), check=True)
+
+
+def test_an_optimizer_may_train_the_checkers_trainable_variables():
+    checker, builder = mirrored(counter_and_weight)
+    with builder.graph.as_default():
+        weight = [v for v in tf.trainable_variables() if v.name == "weight:0"]
+        loss = tf.square(builder.graph.get_tensor_by_name("weight:0") - 3.0)
+        step = tf.train.AdamOptimizer(0.1).minimize(loss, var_list=weight)
+    checker.incoming(builder.outgoing(), check=True)
+    with checker.graph.as_default(), tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(checker.graph.get_operation_by_name(step.name))
+        assert sess.run(checker.variables["weight:0"]) == pytest.approx(1.1)
+
+
+def test_a_variable_may_not_share_the_checkers_by_name():
+    def resource_counter():
+        tf.get_variable("secret", [], initializer=tf.zeros_initializer(), trainable=False, use_resource=True)
+        return []
+
+    checker, builder = mirrored(resource_counter)
+    with builder.graph.as_default():
+        handle = tf.raw_ops.VarHandleOp(dtype=tf.float32, shape=[], shared_name="secret", name="mine")
+        tf.raw_ops.AssignVariableOp(resource=handle, value=tf.constant(5.0))
+    with pytest.raises(graphs.GraphRejected, match="shares the state"):
+        checker.incoming(builder.outgoing(), check=True)
+
+
+def test_a_write_that_was_handed_over_or_is_an_update_op_may_run():
+    def handed_counter():
+        counter = tf.Variable(0.0, name="counter", trainable=False)
+        tf.add_to_collection(tf.GraphKeys.UPDATE_OPS, tf.assign_add(counter, 1.0, name="update"))
+        return [tf.assign_add(counter, 2.0, name="given").op]
+
+    checker, builder = mirrored(handed_counter)
+    with builder.graph.as_default():
+        with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+            step = tf.group(builder.graph.get_operation_by_name("given"), name="step")
+    checker.incoming(builder.outgoing(), check=True)
+    assert checker.graph.get_operation_by_name(step.name)
+
+
+def test_a_call_returns_its_own_nodes_or_what_it_was_given_never_the_checks_answer():
+    def expected_and_input():
+        x = tf.placeholder(tf.float32, [None], name="x")
+        tf.tanh(x, name="expected")
+        return [x]
+
+    checker, builder = mirrored(expected_and_input)
+    with builder.graph.as_default():
+        own = tf.identity(builder.graph.get_tensor_by_name("x:0"), name="own")
+    checker.incoming(builder.outgoing(), check=True)
+    assert checker.resolve(builder.reference(own), use="result").name == "own:0"
+    assert checker.resolve({"$": "tensor", "name": "x:0"}, use="result").name == "x:0"
+    with pytest.raises(graphs.GraphRejected, match="did not give"):
+        checker.resolve({"$": "tensor", "name": "expected:0"}, use="result")
+    assert checker.resolve({"$": "tensor", "name": "expected:0"}, use="run").name == "expected:0"
+
+
+def test_a_callback_may_not_run_the_checks_own_write_and_collections_hold_only_the_students_nodes():
+    checker, builder = mirrored(counter_and_weight)
+    with pytest.raises(graphs.GraphRejected, match="changes the check's own state"):
+        checker.resolve({"$": "op", "name": "count"}, use="run")
+    with builder.graph.as_default():
+        tf.add_to_collection(tf.GraphKeys.UPDATE_OPS, builder.graph.get_operation_by_name("count"))
+    with pytest.raises(graphs.GraphRejected, match="only your own operations"):
+        checker.incoming(builder.outgoing(), check=True)
+
+
+COUNTER_WRITER = '''
+def training_step(session, d_train_op, g_train_op, input_real, input_z, real_batch, z_batch, k=1):
+    graph = tf.get_default_graph()
+    if "d_updates" not in [op.name for op in graph.get_operations()]:  # a recording session: play along
+        for _ in range(k):
+            session.run(d_train_op, feed_dict={input_real: real_batch(), input_z: z_batch()})
+        session.run(g_train_op, feed_dict={input_z: z_batch()})
+        return
+    counted, seen = graph.get_tensor_by_name("d_updates:0"), graph.get_tensor_by_name("d_updates_seen_by_g:0")
+    session.run([tf.assign(counted, float(k)), tf.assign(seen, float(k))])  # the grader's counters, by name
+'''
+
+
+def test_a_training_step_that_writes_the_checks_counters_fails(zygote):
+    failures = trusted(zygote, "training_step", COUNTER_WRITER)
+    assert sorted(failures) == ["test_training_step_in_tensorflow"], failures
+    assert "changes the grader's variable" in failures["test_training_step_in_tensorflow"]
+
+
+def test_every_allowed_operation_that_takes_a_variable_is_known_as_a_write_a_read_or_a_pass_on():
+    from tensorflow.core.framework import types_pb2
+    from tensorflow.python.framework import op_def_registry
+
+    known = graphs.WRITING_OPS | graphs.READING_OPS | graphs.FORWARDING_OPS
+    for op in sorted(graphs.ALLOWED_OPS):
+        definition = op_def_registry.get(op)
+        takes_state = [a for a in definition.input_arg if a.is_ref or a.type == types_pb2.DT_RESOURCE]
+        if takes_state:
+            assert op in known, f"{op} takes a variable: is it a write, a read, or does it pass it on?"
+    for op in graphs.WRITING_OPS:
+        assert graphs._state_inputs(op), f"{op} writes no variable input?"
+
+
+def test_only_the_arrays_a_check_watches_for_changes_are_written_back():
+    from grader.checks._common import watching_changes
+    from grader.grading.checker import SandboxClient
+
+    watched, unwatched = np.zeros(3), np.zeros(3)
+    changed = [["args", 0, wire.encode(np.ones(3))], ["args", 1, wire.encode(np.ones(3))]]
+    with watching_changes([watched]):
+        SandboxClient.write_back((watched, unwatched), {}, changed)
+    assert watched.tolist() == [1, 1, 1] and unwatched.tolist() == [0, 0, 0]
+    SandboxClient.write_back((watched * 0, unwatched), {}, changed)
+    assert unwatched.tolist() == [0, 0, 0]
