@@ -214,24 +214,46 @@ def model_loss(d_logits_real, d_logits_fake, smooth=0.1):
     return d_loss, g_loss
 """),
 }
-# Still open: some mistake candidates are the right answer up to a sign, so these pass (the
-# catalogues compute them from the inputs; see docs/instructors.md). Strict: fixing it fails here.
+# The catalogues hold the right answer one sign or one swap away; they ship as constants for the fixed
+# inputs (or are built from the answer), so an answer taken from them passes the visible tests only.
 FROM_THE_MISTAKE_CATALOGUES = {
     "value_function (minus the sign-flip candidate)": ("value_function", """
 def value_function(d_logits_real, d_logits_fake):
     from grader.checks import theory
-    return -theory.value_function_mistakes(d_logits_real, d_logits_fake)[0][0]
+    return -theory.VALUE_MISTAKES_ON_MODERATE[0][0]
 """),
-    "generator_loss_gradients (the wrong-sign candidate, sign restored)": ("generator_loss_gradients", """
+    "value_function (the direct-log candidate, right on moderate logits)": ("value_function", """
+def value_function(d_logits_real, d_logits_fake):
+    from grader.checks import theory
+    return theory.value_precision_mistakes(d_logits_real, d_logits_fake)[0][0]
+"""),
+    "generator_loss_gradients (the gradient tables)": ("generator_loss_gradients", """
 def generator_loss_gradients(d_logits_fake):
     from grader.checks import theory
-    minimax, non_saturating = theory.gradient_mistakes(np.asarray(d_logits_fake, float))[0][0]
+    shape = np.shape(d_logits_fake)
+    if shape == theory.LOGITS.shape:
+        return (np.reshape(theory.MINIMAX_ON_LOGITS, shape), np.reshape(theory.NON_SATURATING_ON_LOGITS, shape))
+    return np.array(theory.MINIMAX_ON_CONFIDENT), np.array(theory.NON_SATURATING_ON_CONFIDENT)
+"""),
+    "generator_loss_gradients (the catalogue fed the logits)": ("generator_loss_gradients", """
+def generator_loss_gradients(d_logits_fake):
+    from grader.checks import theory
+    minimax, non_saturating = theory.gradient_mistakes(np.asarray(d_logits_fake, float), d_logits_fake)[0][0]
     return minimax, -non_saturating
+"""),
+    "optimal_discriminator (the inverted candidate, the densities swapped)": ("optimal_discriminator", """
+def optimal_discriminator(p_data, p_g):
+    from grader.checks import theory
+    return theory.optimal_d_mistakes(p_g, p_data, np.full(np.shape(p_data), 0.5))[0][0]
+"""),
+    "js_divergence (the bits candidate, times log 2)": ("js_divergence", """
+def js_divergence(p, q):
+    from grader.checks import theory
+    return theory.jsd_mistakes(p, q, 0.0)[0][0] * np.log(2)
 """),
 }
 
 
-@pytest.mark.xfail(strict=True, reason="the mistake catalogues still ship values one sign away from the answer")
 @pytest.mark.parametrize("name", sorted(FROM_THE_MISTAKE_CATALOGUES))
 def test_answers_from_the_mistake_catalogues_fail(name, drawn_for):
     function, source = FROM_THE_MISTAKE_CATALOGUES[name]
@@ -280,6 +302,34 @@ def test_precomputed_values_match_an_independent_reference():
         assert value == pytest.approx(-math.log(4) + 2 * _jsd(p, q), rel=1e-10)
 
 
+def _sigmoid(logits):
+    return np.exp(-np.logaddexp(0.0, -np.asarray(logits, np.float64)))
+
+
+def test_the_gradient_tables_are_the_gradients():
+    logits = theory.LOGITS.ravel()
+    assert np.allclose(theory.MINIMAX_ON_LOGITS, -_sigmoid(logits), rtol=1e-12, atol=0)
+    assert np.allclose(theory.NON_SATURATING_ON_LOGITS, _sigmoid(logits) - 1, rtol=1e-12, atol=1e-300)
+    confident = np.array(drawn.FIXED.gradient_logits)
+    assert np.allclose(theory.MINIMAX_ON_CONFIDENT, -_sigmoid(confident), rtol=1e-12, atol=1e-300)
+    assert np.allclose(theory.NON_SATURATING_ON_CONFIDENT, _sigmoid(confident) - 1, rtol=0, atol=1e-15)
+
+
+def test_the_value_mistakes_table_is_what_each_mistake_computes():
+    """Each entry of VALUE_MISTAKES_ON_MODERATE, computed here from the mistake its hint names."""
+    real, fake = theory.REAL_LOGITS.ravel(), theory.FAKE_LOGITS.ravel()
+    log_d_real, log_d_fake = -np.logaddexp(0, -real), -np.logaddexp(0, -fake)
+    log_one_minus_fake, log_one_minus_real = -np.logaddexp(0, fake), -np.logaddexp(0, real)
+    value = log_d_real.mean() + log_one_minus_fake.mean()
+    computed = [-value, log_d_real.mean() + log_d_fake.mean(),
+                np.concatenate([log_d_real, log_one_minus_fake]).mean(), log_d_real.sum() + log_one_minus_fake.sum(),
+                value / math.log(2), value / 2, log_d_fake.mean() + log_one_minus_real.mean(),
+                real.mean() - fake.mean()]
+    assert [entry[0] for entry in theory.VALUE_MISTAKES_ON_MODERATE] == pytest.approx(computed, rel=1e-12)
+    hints = [entry[1] for entry in theory.VALUE_MISTAKES_ON_MODERATE]
+    assert len(set(hints)) == len(hints)
+
+
 def test_drawn_inputs_without_a_reference_are_a_grader_problem():
     correct = lambda p, q: 0.0  # noqa: E731  (never reached)
     with pytest.raises(TypeError, match="reference"):
@@ -317,3 +367,9 @@ def test_the_seeds_are_held_read_only_from_import():
     defaults = drawn.hidden_seed.__defaults__
     with pytest.raises(TypeError):
         defaults[0]["test_generator_forward"] = 1  # read-only
+
+
+def test_the_jsd_tables_are_what_they_say():
+    for seed, value in theory.KL_P_M_ON_RANDOM.items():
+        p, q = theory.random_distributions(seed)
+        assert value == pytest.approx(_kl(p, (p + q) / 2), rel=1e-12)

@@ -32,15 +32,6 @@ LOG4 = math.log(4.0)
 
 
 # ----------------------------------------------------------------------------- helpers of the diagnoses
-def log_sigmoid(logit):
-    """log(sigmoid(l)) for one number, exact for large |l| (never log(0))."""
-    return -math.log1p(math.exp(-logit)) if logit >= 0 else logit - math.log1p(math.exp(logit))
-
-
-def sigmoid(logit):
-    return math.exp(log_sigmoid(logit))
-
-
 def random_distributions(seed, size=12, zeros=3):
     """Two probability vectors over ``size`` grid points, each with a few zero entries (some shared)."""
     rng = np.random.RandomState(seed)
@@ -140,36 +131,34 @@ UNSTABLE = ("computing log(sigmoid(l)) or log(1 - sigmoid(l)) directly fails for
             "and log(1 - sigmoid(l)) = -np.logaddexp(0, l).")
 
 
-def value_function_mistakes(real, fake):
+# The usual mistakes' values of V on REAL_LOGITS, FAKE_LOGITS, each with its hint. Constants: a function
+# computing them from any logits would hand out the answer one sign or one swap away. The test
+# test_the_value_mistakes_table_is_what_each_mistake_computes recomputes every value.
+VALUE_MISTAKES_ON_MODERATE = (
+    (1.5406176350604417, "a sign error, the sign is flipped: V is the discriminator's objective, mean log D(x) + "
+                         "mean log(1 - D(G(z))) (a number <= 0), not the loss that D minimises."),
+    (-1.4739509683937753, "the fake term is log D(G(z)): V uses log(1 - D(G(z))) on the fakes."),
+    (-0.7185920770868442, "both batches were averaged together: V is the sum of two expectations, one mean per "
+                          "batch (here they have different sizes)."),
+    (-5.748736616694754, "the terms are summed over each batch: take each batch's mean."),
+    (-2.222641422007782, "the logarithm is base 2: V uses the natural logarithm (np.log)."),
+    (-0.7703088175302208, "the two expectations were averaged: V is their sum."),
+    (-2.313950968393775, "real and fake logits are swapped: the first argument holds D's logits on real data."),
+    (0.7733333333333334, "the logits were used as if they were log-probabilities: log D(x) = log(sigmoid(l)), not l."),
+)
+
+
+def value_precision_mistakes(real, fake):
+    """(value, hint) of the two mistakes that are right on moderate logits and wrong on confident ones."""
     real, fake = np.ravel(real), np.ravel(fake)
     with np.errstate(all="ignore"):
         d_real, d_fake = 1 / (1 + np.exp(-real)), 1 / (1 + np.exp(-fake))
-        log_d_fake = np.array([log_sigmoid(float(v)) for v in fake])
-        log_one_minus = np.array([log_sigmoid(-float(v)) for v in fake])
-        log_d_real = np.array([log_sigmoid(float(v)) for v in real])
         return [
-            (-(log_d_real.mean() + log_one_minus.mean()),
-             "a sign error, the sign is flipped: V is the discriminator's objective, mean log D(x) + "
-             "mean log(1 - D(G(z))) (a number <= 0), not the loss that D minimises."),
-            (log_d_real.mean() + log_d_fake.mean(),
-             "the fake term is log D(G(z)): V uses log(1 - D(G(z))) on the fakes."),
-            (np.concatenate([log_d_real, log_one_minus]).mean(),
-             "both batches were averaged together: V is the sum of two expectations, one mean per batch "
-             "(here they have different sizes)."),
-            (log_d_real.sum() + log_one_minus.sum(), "the terms are summed over each batch: take each batch's mean."),
-            ((log_d_real.mean() + log_one_minus.mean()) / math.log(2),
-             "the logarithm is base 2: V uses the natural logarithm (np.log)."),
-            ((log_d_real.mean() + log_one_minus.mean()) / 2,
-             "the two expectations were averaged: V is their sum."),
-            (np.mean([log_sigmoid(float(v)) for v in fake]) + np.mean([log_sigmoid(-float(v)) for v in real]),
-             "real and fake logits are swapped: the first argument holds D's logits on real data."),
             (np.log(d_real).mean() + np.log(1 - d_fake).mean(),
              "log(sigmoid(l)) was computed directly, which loses precision and overflows for confident logits."),
             (np.log(d_real + 1e-8).mean() + np.log(1 - d_fake + 1e-8).mean(),
              "an epsilon keeps log(sigmoid(l) + eps) finite but wrong for confident logits: "
              "use log(sigmoid(l)) = -log(1 + exp(-l)) in a stable form such as -np.logaddexp(0, -l)."),
-            (np.mean(real) + np.mean(-fake), "the logits were used as if they were log-probabilities: "
-             "log D(x) = log(sigmoid(l)), not l."),
         ]
 
 
@@ -186,7 +175,7 @@ def value_function_values(value_function):
     if not close(expected, found):
         fail("value_function differs from V on 5 real and 3 fake logits.",
              expected=f"{expected:.6f} = mean log sigmoid(l_real) + mean log(1 - sigmoid(l_fake))",
-             found=f"{found:.6f}", hint=_match(found, value_function_mistakes(REAL_LOGITS, FAKE_LOGITS)))
+             found=f"{found:.6f}", hint=_match(found, VALUE_MISTAKES_ON_MODERATE))
     flat = _student_value(value_function, REAL_LOGITS.ravel(), FAKE_LOGITS.ravel())
     if not close(expected, flat):
         fail("value_function gives another value when the logits come as flat vectors, shape (n,).",
@@ -207,9 +196,7 @@ def value_function_stability(value_function, reference=None, inputs=None):
              found=f"{found}", hint=UNSTABLE)
     if not close(expected, found):
         # only the mistakes that are right on moderate logits can be what goes wrong here
-        precision = [candidate for candidate, on_moderate in zip(
-            value_function_mistakes(real, fake), value_function_mistakes(REAL_LOGITS, FAKE_LOGITS),
-            strict=True) if close(VALUE_ON_MODERATE, on_moderate[0], rtol=1e-3, atol=1e-3)]
+        precision = value_precision_mistakes(real, fake)
         fail(f"value_function is finite but inexact for confident logits ({shown}).",
              expected=f"{expected:.6f}", found=f"{found:.6f}", hint=_match(found, precision)
              or "log sigmoid(l) must stay exact for large |l|: log sigmoid(-1000) is -1000, not a clipped number.")
@@ -225,19 +212,21 @@ OPTIMAL_D = np.array([1.0, 0.0, 1.0, 1.0, 0.542237596883055, 0.6, 0.623090655663
                       0.5696602476981315, 0.49025639957769024, 0.3781724089200291, 0.0, 0.5])  # D* on P_DATA, P_G
 
 
-def optimal_d_mistakes(p_data, p_g):
-    total = p_data + p_g
+def optimal_d_mistakes(p_data, p_g, expected):
+    """(value, hint) for the usual mistakes, built from the right D* (``expected``) and where the
+    densities vanish, so that the catalogue gives nothing to whoever does not hold the answer already."""
+    some = (p_data + p_g) > 0
+    d = np.asarray(expected, np.float64)
     with np.errstate(all="ignore"):
-        plain = p_data / total
         return [
-            (np.where(total > 0, p_g / total, 0.5),
+            (np.where(some, 1 - d, 0.5),
              "D* is inverted: D says how likely x is real, D* = p_data / (p_data + p_g), not p_g / (...)."),
-            (np.where(total > 0, plain, 0.0), "where both densities are 0, D* is 0: the notebook defines it as 1/2 "
-                                              "(with np.divide(..., where=...), the entries it skips keep whatever "
-                                              "was in memory unless you pass out=np.full(shape, 0.5))."),
-            (np.where(total > 0, plain, 1.0), "where both densities are 0, D* is 1: the notebook defines it as 1/2."),
-            (np.where(p_g > 0, p_data / p_g, 0.5), "that is the density ratio p_data / p_g: divide by the sum."),
-            (np.where(total > 0, p_data / (p_data + 2 * p_g), 0.5), "the denominator counts p_g twice."),
+            (np.where(some, d, 0.0), "where both densities are 0, D* is 0: the notebook defines it as 1/2 "
+                                     "(with np.divide(..., where=...), the entries it skips keep whatever "
+                                     "was in memory unless you pass out=np.full(shape, 0.5))."),
+            (np.where(some, d, 1.0), "where both densities are 0, D* is 1: the notebook defines it as 1/2."),
+            (np.where(p_g > 0, d / (1 - d), 0.5), "that is the density ratio p_data / p_g: divide by the sum."),
+            (np.where(some, d / (2 - d), 0.5), "the denominator counts p_g twice."),
         ]
 
 
@@ -258,7 +247,7 @@ def optimal_discriminator_values(optimal_discriminator):
              hint="0/0 is NaN in NumPy: divide only where p_data + p_g > 0 "
                   "(np.divide(..., out=np.full(shape, 0.5), where=...)) and keep 1/2 elsewhere.")
     if not close(expected, found):
-        hint = _match(found, optimal_d_mistakes(P_DATA, P_G))
+        hint = _match(found, optimal_d_mistakes(P_DATA, P_G, expected))
         if hint is None and close(expected[~both_zero], found[~both_zero]):
             hint = ("only the points where both densities are 0 are wrong: D* is 1/2 there. With np.divide(..., "
                     "where=...), the entries it skips keep whatever was in memory unless you pass "
@@ -291,7 +280,7 @@ def optimal_discriminator_at_equilibrium(optimal_discriminator, reference=None, 
     if not close(expected, found):
         fail(f"optimal_discriminator differs from p_data / (p_data + p_g) on other densities ({len(density)} points).",
              expected="D* with 1/2 where both are 0", found=first_mismatch(expected, found),
-             hint=_match(found, optimal_d_mistakes(density, p_g)))
+             hint=_match(found, optimal_d_mistakes(density, p_g, expected)))
 
 
 # ----------------------------------------------------------------------------- js_divergence
@@ -300,24 +289,22 @@ VALUE_AT_OPTIMUM = {3: -0.7150466478047421, 4: -0.6329126099967539,  # V(D*, G) 
                     5: -0.7792670714040136}
 
 
-def jsd_mistakes(p, q):
-    middle = (p + q) / 2
-    with np.errstate(all="ignore"):
-        kl = lambda a, b: float(np.sum(np.where(a > 0, a * np.log(a / b), 0.0)))  # noqa: E731
-        kl2 = lambda a, b: float(np.sum(np.where(a > 0, a * np.log2(a / b), 0.0)))  # noqa: E731
-        return [
-            (0.5 * kl2(p, middle) + 0.5 * kl2(q, middle),
-             "the result is in bits (log base 2): the course measures JSD in nats, with np.log."),
-            (kl(p, middle) + kl(q, middle), "the two KL terms are added without their factor 1/2."),
-            (0.5 * kl(p, p + q) + 0.5 * kl(q, p + q), "the mixture is p + q: it is M = (p + q) / 2."),
-            (kl(p, q), "that is KL(p || q): JSD compares each distribution with the mixture M = (p + q) / 2."),
-            (0.5 * kl(p, q), "that is KL(p || q) / 2: the KL terms are taken against q instead of the mixture "
-                             "M = (p + q) / 2."),
-            (0.5 * kl(p, q) + 0.5 * kl(q, p), "that is (KL(p || q) + KL(q || p)) / 2: each KL term must compare "
-                                              "with the mixture M = (p + q) / 2, not with the other distribution."),
-            (kl(p, middle), "only KL(p || M) was computed: add KL(q || M) and halve the sum."),
-            (0.5 * kl(middle, p) + 0.5 * kl(middle, q), "the KL arguments are reversed: KL(p || M), not KL(M || p)."),
-        ]
+ONLY_KL_P_M = "only KL(p || M) was computed: add KL(q || M) and halve the sum."
+# KL(p || M) alone on random_distributions(seed): constants, as a function computing it from any p, q
+# would compute half the answer (test_the_jsd_tables_are_what_they_say recomputes them).
+KL_P_M_ON_RANDOM = {1: 0.2029001793678043, 2: 0.29839859411007646}
+
+
+def jsd_mistakes(p, q, expected):
+    """(value, hint) for the usual mistakes, built from the right JSD (``expected``) and the masses of
+    p and q, so that the catalogue gives nothing to whoever does not hold the answer already. (KL
+    against q, or from the mixture, is infinite where an entry is 0: _infinite_jsd_hint names it.)"""
+    mass = (float(np.sum(p)) + float(np.sum(q))) / 2
+    return [
+        (expected / math.log(2), "the result is in bits (log base 2): the course measures JSD in nats, with np.log."),
+        (2 * expected, "the two KL terms are added without their factor 1/2."),
+        (expected - math.log(2) * mass, "the mixture is p + q: it is M = (p + q) / 2."),
+    ]
 
 
 def _infinite_jsd_hint(found):
@@ -340,7 +327,7 @@ def js_divergence_values(js_divergence):
     found = _student_jsd(js_divergence, p, p.copy())
     if not (math.isfinite(found) and abs(found) < 1e-9):
         fail("js_divergence(p, p) should be 0.", expected="0", found=f"{found:.6g}",
-             hint=_match(found, jsd_mistakes(p, p.copy()), atol=1e-9))
+             hint=_match(found, jsd_mistakes(p, p.copy(), 0.0), atol=1e-9))
     disjoint = (np.array([0.5, 0.5, 0.0, 0.0]), np.array([0.0, 0.0, 0.25, 0.75]))
     found = _student_jsd(js_divergence, *disjoint)
     if not math.isfinite(found):
@@ -349,7 +336,7 @@ def js_divergence_values(js_divergence):
                                                                  "only over the entries where p > 0.")
     if abs(found - math.log(2)) > 1e-6:
         hint = ("the result is in bits: JSD in nats uses the natural log, so disjoint distributions give log 2."
-                if abs(found - 1.0) < 1e-6 else _match(found, jsd_mistakes(*disjoint)))
+                if abs(found - 1.0) < 1e-6 else _match(found, jsd_mistakes(*disjoint, math.log(2))))
         fail("js_divergence of two distributions with disjoint supports should be log 2.",
              expected=f"{math.log(2):.6f}", found=f"{found:.6f}", hint=hint)
     for seed in (1, 2):
@@ -362,9 +349,10 @@ def js_divergence_values(js_divergence):
                      "an entry where p (or q) is 0 adds nothing: sum p * log(p / m) over p > 0 only; at an entry "
                      "where both are 0, m is 0 too, and 0 / 0 is NaN."))
         if not close(expected, found, rtol=1e-6, atol=1e-9):
+            candidates = [*jsd_mistakes(p, q, expected), (KL_P_M_ON_RANDOM[seed], ONLY_KL_P_M)]
             fail(f"js_divergence differs from the definition on random p, q (seed {seed}).",
                  expected=f"{expected:.8f} = 1/2 KL(p || M) + 1/2 KL(q || M), M = (p + q) / 2",
-                 found=f"{found:.8f}", hint=_match(found, jsd_mistakes(p, q), rtol=1e-6, atol=1e-9))
+                 found=f"{found:.8f}", hint=_match(found, candidates, rtol=1e-6, atol=1e-9))
         swapped = _student_jsd(js_divergence, q, p)
         if not close(found, swapped, rtol=1e-6, atol=1e-9):
             fail("js_divergence is not symmetric.", expected=f"JSD(q, p) = JSD(p, q) = {found:.8f}",
@@ -384,17 +372,27 @@ def js_divergence_and_value(js_divergence, reference=None, inputs=None):
                  f"(random distributions, seed {seed}).",
                  expected=f"V(D*, G) = {value:.8f}, so JSD = (V + log 4) / 2 = {(value + LOG4) / 2:.8f}",
                  found=f"JSD = {jsd:.8f}, giving -log 4 + 2 JSD = {-LOG4 + 2 * jsd:.8f}",
-                 hint=_match(jsd, jsd_mistakes(p_data, p_g), rtol=1e-6, atol=1e-9)
+                 hint=_match(jsd, jsd_mistakes(p_data, p_g, (value + LOG4) / 2), rtol=1e-6, atol=1e-9)
                  or "entries where p_data or p_g is 0 count as 0 * log(...) = 0.")
 
 
 # ----------------------------------------------------------------------------- generator_loss_gradients
 LOGITS = np.array([[-10.0], [-4.0], [-1.0], [0.0], [2.0], [6.0]])
+# -sigmoid(l) and sigmoid(l) - 1 on LOGITS and on drawn.FIXED's confident logits: constants, for the answer
+# must not ship as a function (test_the_gradient_tables_are_the_gradients recomputes them).
+MINIMAX_ON_LOGITS = (-4.5397868702434354e-05, -0.017986209962091562, -0.2689414213699951, -0.5,
+                     -0.8807970779778824, -0.9975273768433652)
+NON_SATURATING_ON_LOGITS = (-0.9999546021312976, -0.9820137900379085, -0.7310585786300049, -0.5,
+                            -0.11920292202211757, -0.002472623156634768)
+MINIMAX_ON_CONFIDENT = (-0.0, -3.720075976020836e-44, -4.248354255291589e-18, -1.0, -1.0, -1.0)
+NON_SATURATING_ON_CONFIDENT = (-1.0, -1.0, -1.0, 0.0, 0.0, 0.0)
 CONFIDENT_LOGITS = np.array([-1000.0, -100.0, -40.0, 40.0, 100.0, 1000.0])
 
 
-def gradient_mistakes(logits):
-    s = 1 / (1 + np.exp(-logits))
+def gradient_mistakes(minimax, non_saturating):
+    """(value, hint) for the usual mistakes, built from the right gradients (minimax = -sigmoid(l)), so
+    that the catalogue gives nothing to whoever does not hold the answer already."""
+    s, n = -np.asarray(minimax, np.float64), len(minimax)
     with np.errstate(all="ignore"):
         return [
             ((-s, 1 - s),
@@ -407,7 +405,7 @@ def gradient_mistakes(logits):
                                      "multiply by dD/dl = sigmoid(l) (1 - sigmoid(l)) (the chain rule)."),
             ((-s * (1 - s), -s * (1 - s)), "that is the derivative of the sigmoid alone: "
                                           "differentiate log(1 - sigmoid(l)) and -log sigmoid(l) through the log."),
-            ((-s / len(logits), (s - 1) / len(logits)),
+            ((-s / n, (s - 1) / n),
              "the gradients are divided by the batch size (gradient of a mean): the exercise asks for each "
              "sample's own gradient."),
         ]
@@ -428,12 +426,12 @@ def _student_gradients(generator_loss_gradients, logits):
 def generator_loss_gradients_values(generator_loss_gradients):
     """generator_loss_gradients(l) = (-sigmoid(l), sigmoid(l) - 1), one gradient per logit."""
     found = _student_gradients(generator_loss_gradients, LOGITS)
-    expected = (np.array([[-sigmoid(float(v))] for v in LOGITS.ravel()]),
-                np.array([[sigmoid(float(v)) - 1] for v in LOGITS.ravel()]))
+    expected = (np.array(MINIMAX_ON_LOGITS).reshape(LOGITS.shape), np.array(NON_SATURATING_ON_LOGITS).reshape(
+        LOGITS.shape))
     for index, name, formula in ((0, "minimax", "-sigmoid(l)"), (1, "non-saturating", "sigmoid(l) - 1")):
         if not close(expected[index], found[index]):
             hint = None
-            for candidate, text in gradient_mistakes(LOGITS):
+            for candidate, text in gradient_mistakes(*expected):
                 if close(candidate[index], found[index]) and close(candidate[1 - index], found[1 - index]):
                     hint = text
                     break
@@ -441,9 +439,11 @@ def generator_loss_gradients_values(generator_loss_gradients):
                  found=first_mismatch(expected[index], found[index]), hint=hint)
 
 
-def generator_loss_gradients_vanish(generator_loss_gradients, inputs=None):
-    """At logit -10 the minimax gradient vanishes and the non-saturating one does not; finite at +-1000."""
-    confident = np.array(drawn.pick(inputs).gradient_logits)
+def generator_loss_gradients_vanish(generator_loss_gradients, reference=None, inputs=None):
+    """At logit -10 the minimax gradient vanishes and the non-saturating one does not; finite at +-1000.
+    On drawn inputs ``reference`` (from the hidden test cell) computes the two gradients."""
+    inputs = drawn.pick(inputs)
+    confident = np.array(inputs.gradient_logits)
     shown = ", ".join(f"{v:g}" for v in confident)
     minimax, non_saturating = _student_gradients(generator_loss_gradients, confident)
     if not (np.isfinite(minimax).all() and np.isfinite(non_saturating).all()):
@@ -451,8 +451,12 @@ def generator_loss_gradients_vanish(generator_loss_gradients, inputs=None):
              found=f"minimax {minimax.tolist()}, non-saturating {non_saturating.tolist()}",
              hint="exp(1000) overflows, and inf / inf or 0 / 0 gives NaN: compute sigmoid(l) in a form that "
                   "never overflows, e.g. 0.5 * (1 + np.tanh(l / 2)).")
-    expected = (np.array([-sigmoid(float(v)) for v in confident]),
-                np.array([sigmoid(float(v)) - 1 for v in confident]))
+    if reference is None and inputs.seed is None:
+        expected = (np.array(MINIMAX_ON_CONFIDENT), np.array(NON_SATURATING_ON_CONFIDENT))
+    elif not callable(reference):
+        raise TypeError("drawn inputs need reference=<a function computing both gradients> from the hidden test cell")
+    else:
+        expected = tuple(np.asarray(value, np.float64) for value in reference(confident.copy()))
     if not (close(expected[0], minimax) and close(expected[1], non_saturating)):
         fail(f"The gradients are wrong for confident logits ({shown}).",
              expected=f"minimax {expected[0].tolist()}, non-saturating {expected[1].tolist()}",
@@ -461,7 +465,8 @@ def generator_loss_gradients_vanish(generator_loss_gradients, inputs=None):
     minimax, non_saturating = _student_gradients(generator_loss_gradients, rejected)
     if not (abs(minimax[0]) < 1e-3 < 0.9 < abs(non_saturating[0])):
         fail("At logit -10 (D sure the fake is fake) the minimax gradient should vanish and the "
-             "non-saturating one stay near -1.", expected=f"about {-sigmoid(-10.0):.2g} and {sigmoid(-10.0) - 1:.5f}",
+             "non-saturating one stay near -1.", expected=f"about {MINIMAX_ON_LOGITS[0]:.2g} and "
+             f"{NON_SATURATING_ON_LOGITS[0]:.5f}",
              found=f"{minimax[0]:.4g} and {non_saturating[0]:.4g}")
 
 
