@@ -338,6 +338,8 @@ class GraphMirror:
                 op_type, inputs = operation.type, [tensor.name for tensor in operation.inputs]
             if op_type in VARIABLE_OPS:
                 origins.add(name)
+            elif op_type in ("Switch", "RefSwitch"):
+                pending.extend(inputs[:1])  # the data; the second input is the predicate
             elif op_type in FORWARDING_OPS:
                 pending.extend(inputs)
             else:

@@ -441,3 +441,17 @@ def test_only_the_arrays_a_check_watches_for_changes_are_written_back():
     assert watched.tolist() == [1, 1, 1] and unwatched.tolist() == [0, 0, 0]
     SandboxClient.write_back((watched * 0, unwatched), {}, changed)
     assert unwatched.tolist() == [0, 0, 0]
+
+
+def test_a_write_inside_a_cond_on_the_checks_placeholder_is_the_students_own():
+    """Batch norm over dense features updates its averages in a tf.cond on ``training``: the write's
+    variable comes through a Switch whose second input is the predicate, not a variable."""
+    def inputs():
+        return [tf.placeholder(tf.float32, [None, 4], name="h"), tf.placeholder_with_default(False, [], name="training")]
+
+    checker, builder = mirrored(inputs)
+    with builder.graph.as_default():
+        tf.layers.batch_normalization(builder.graph.get_tensor_by_name("h:0"), fused=False,
+                                      training=builder.graph.get_tensor_by_name("training:0"))
+    checker.incoming(builder.outgoing(), check=True)
+    assert checker.graph.get_collection(tf.GraphKeys.UPDATE_OPS)
