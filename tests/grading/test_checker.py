@@ -447,7 +447,8 @@ def test_a_write_inside_a_cond_on_the_checks_placeholder_is_the_students_own():
     """Batch norm over dense features updates its averages in a tf.cond on ``training``: the write's
     variable comes through a Switch whose second input is the predicate, not a variable."""
     def inputs():
-        return [tf.placeholder(tf.float32, [None, 4], name="h"), tf.placeholder_with_default(False, [], name="training")]
+        return [tf.placeholder(tf.float32, [None, 4], name="h"),
+                tf.placeholder_with_default(False, [], name="training")]
 
     checker, builder = mirrored(inputs)
     with builder.graph.as_default():
