@@ -38,8 +38,8 @@ Reshape ReverseV2 Rint Round Rsqrt RsqrtGrad ScatterNd Select SelectV2 Selu Selu
 SigmoidGrad Sign Sin Sinh Size Slice Snapshot Softmax SoftmaxCrossEntropyWithLogits Softplus SoftplusGrad
 Softsign SoftsignGrad SparseSoftmaxCrossEntropyWithLogits Split SplitV Sqrt SqrtGrad Square
 SquaredDifference Squeeze StopGradient StridedSlice StridedSliceGrad Sub Sum Tan Tanh TanhGrad Tile
-TileGrad Transpose TruncateDiv TruncateMod Unpack UnsortedSegmentSum Where Xdivy Xlog1py Xlogy ZerosLike
-Zeta
+TileGrad Transpose TruncateDiv TruncateMod Unique Unpack UnsortedSegmentSum Where Xdivy Xlog1py Xlogy ZerosLike
+Zeta DynamicStitch
 """
 _LAYERS = """
 AvgPool AvgPoolGrad Conv2D Conv2DBackpropFilter Conv2DBackpropInput DepthToSpace DepthwiseConv2dNative
@@ -58,7 +58,8 @@ AssignAddVariableOp AssignSub AssignSubVariableOp AssignVariableOp Enter Exit Is
 LoopCond Merge NextIteration Placeholder PlaceholderWithDefault ReadVariableOp RefEnter RefExit
 RefIdentity RefMerge RefNextIteration RefSwitch ResourceApplyAdam ResourceApplyGradientDescent
 ResourceApplyMomentum ResourceGather Switch VarHandleOp VarIsInitializedOp Variable VariableShape
-VariableV2 ControlTrigger
+VariableV2 ControlTrigger ScatterAdd ScatterSub ScatterUpdate ResourceScatterAdd ResourceScatterSub
+ResourceScatterUpdate
 """
 ALLOWED_OPS = frozenset(" ".join((_MATHS, _LAYERS, _RANDOM, _STATE_AND_CONTROL)).split())
 # Named by the threat model; none is in ALLOWED_OPS, and a test keeps it that way.
@@ -77,12 +78,14 @@ NODE_COLLECTIONS = ("update_ops", "losses", "regularization_losses")
 VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
 # The allowed operations that change a variable, and those that only pass a variable's reference or
 # handle on (to a write or a read); a test keeps these in step with TensorFlow's op definitions.
-WRITING_OPS = frozenset(op for op in ALLOWED_OPS if op.startswith(("Apply", "ResourceApply", "Assign")))
+WRITING_OPS = frozenset(op for op in ALLOWED_OPS if op.startswith(("Apply", "ResourceApply", "Assign"))) | {
+    "ScatterAdd", "ScatterSub", "ScatterUpdate", "ResourceScatterAdd", "ResourceScatterSub", "ResourceScatterUpdate"}
 FORWARDING_OPS = frozenset("""
 Enter Exit Identity IdentityN Merge NextIteration RefEnter RefExit RefIdentity RefMerge RefNextIteration
 RefSwitch Switch
 """.split())
 READING_OPS = frozenset("IsVariableInitialized ReadVariableOp ResourceGather VarIsInitializedOp VariableShape".split())
+FEEDABLE_OPS = frozenset({"Placeholder", "PlaceholderWithDefault"})
 
 
 class GraphRejected(Exception):
@@ -132,6 +135,19 @@ def _operation_of(name):
     return str(name).lstrip("^").split(":")[0]
 
 
+def _changes_state(operation):
+    """Whether running ``operation`` (of any type) can change state: a write, or a stateful op."""
+    if operation.type in WRITING_OPS:
+        return True
+    if operation.type in VARIABLE_OPS | READING_OPS | FORWARDING_OPS | FEEDABLE_OPS:
+        return False
+    from tensorflow.core.framework import types_pb2
+
+    definition = operation.op_def
+    return definition.is_stateful or any(argument.is_ref or argument.type == types_pb2.DT_RESOURCE
+                                         for argument in definition.input_arg)
+
+
 def _state_inputs(op_type):
     """The positions of a writing operation's inputs that are a variable's reference or handle."""
     from tensorflow.core.framework import types_pb2
@@ -176,8 +192,8 @@ class GraphMirror:
     def resolve(self, tagged, use=None):
         """The object that a tag names. ``use`` says what the other side wants it for, and limits what
         it may name: "result" (what a call returns: the other side's own nodes or what it was given)
-        or "run" (a fetch or feed of a callback: also this side's nodes, unless running them would run
-        one of this side's writes that was never handed over); None: anything (the sandbox's side)."""
+        or "run" (what a callback fetches or feeds: also what :meth:`_check_readable` allows); None:
+        anything (the sandbox's side)."""
         kind, name = tagged.get("$"), str(tagged.get("name"))
         try:
             if kind == "variable":
@@ -196,7 +212,7 @@ class GraphMirror:
         if use == "result":
             raise GraphRejected(f"it returned '{name}', which the grader's check built and did not give to your "
                                 "function: return what your own code computes from its arguments")
-        self._check_may_run([(operation, f"the {kind} '{name}' that your code asked the grader to run")])
+        self._check_readable([(operation, f"the {kind} '{name}' that your code asked the grader to run")])
         return found
 
     # ------------------------------------------------------------------ what changed
@@ -243,48 +259,86 @@ class GraphMirror:
         definitions = []
         for encoded in message.get("variables", []):
             definition = variable_pb2.VariableDef()
-            definition.ParseFromString(base64.b64decode(encoded))
+            try:
+                definition.ParseFromString(base64.b64decode(encoded))
+            except Exception as error:
+                raise GraphRejected(f"not a variable: {error}") from error
             if check:
                 self._check_variable(definition, delta)
             definitions.append(definition)
+        new_variables = {definition.variable_name for definition in definitions}
+        collections = self._collections(message.get("collections", {}), delta, new_variables, check)
         if check:
             self._check_state(delta)
         self._import(delta)
         self.known_nodes.update(node.name for node in delta.node)
         self.foreign.update(node.name for node in delta.node)
-        new_variables = {definition.variable_name for definition in definitions}
         with self.graph.as_default():
             for definition in definitions:
                 self.variables[definition.variable_name] = self._variable(definition)
-        for key, items in message.get("collections", {}).items():
-            if key not in self.known_items:
-                continue
+        for key, items in collections.items():
             for item in items:
-                if check and key in VARIABLE_COLLECTIONS and item not in new_variables:
-                    raise GraphRejected(f"the collection '{key}' names '{item}', which is not a variable your "
-                                        "code created in this call")
-                if key in VARIABLE_COLLECTIONS:
-                    value = self.variables[item]
-                else:
-                    value = self.resolve(item)
-                    if check and _operation_of(str(item.get("name"))) not in self.foreign:
-                        raise GraphRejected(f"the collection '{key}' names '{item.get('name')}', which the "
-                                            "grader's check built: only your own operations can be added")
-                self.graph.add_to_collection(key, value)
+                self.graph.add_to_collection(key, self.variables[item] if key in VARIABLE_COLLECTIONS
+                                             else self.resolve(item))
             self.known_items[key] = len(self.graph.get_collection(key))
 
+    def _collections(self, collections, delta, new_variables, check):
+        """The collection entries of a message, checked (before anything is imported) when ``check``:
+        a variable collection may name only this call's new variables, UPDATE_OPS and the losses only
+        the other side's own nodes."""
+        if not isinstance(collections, dict):
+            raise GraphRejected("the collections must be a mapping")
+        inside = {node.name for node in delta.node}
+        kept = {}
+        for key, items in collections.items():
+            if key not in self.known_items:
+                continue
+            if not isinstance(items, list):
+                raise GraphRejected(f"the collection '{key}' must be a list")
+            for item in items:
+                if key in VARIABLE_COLLECTIONS:
+                    if not isinstance(item, str) or (check and item not in new_variables) \
+                            or (not check and item not in new_variables and item not in self.variables):
+                        raise GraphRejected(f"the collection '{key}' names '{str(item)[:100]}', which is not a "
+                                            "variable your code created in this call")
+                    continue
+                if not isinstance(item, dict) or item.get("$") not in ("tensor", "op"):
+                    raise GraphRejected(f"the collection '{key}' holds something that is not a tensor or operation")
+                operation = _operation_of(str(item.get("name")))
+                if check and operation not in inside and operation not in self.foreign:
+                    raise GraphRejected(f"the collection '{key}' names '{str(item.get('name'))[:100]}', which the "
+                                        "grader's check built: only your own operations can be added")
+            kept[key] = items
+        return kept
+
     def _check_variable(self, definition, delta):
-        """A variable that comes back must be new and made of the delta's own nodes: a variable op,
-        its initializer and its snapshot (not a name standing for a tensor the graph already held)."""
+        """A variable that comes back must be new and made of the delta's own nodes: its variable op
+        ('v:0'), the op that initialises it, its snapshot and initial value; a resource variable
+        exactly when its op is a VarHandleOp."""
         nodes = {node.name: node for node in delta.node}
         name = definition.variable_name
         if name in self.variables:
             raise GraphRejected(f"a variable named '{name}' already exists in the grader's graph")
-        for field in (definition.variable_name, definition.initializer_name, definition.snapshot_name):
-            if field.split(":")[0] not in nodes:
-                raise GraphRejected(f"the variable '{name}' is described by '{field}', which your code did not create")
-        if nodes[name.split(":")[0]].op not in VARIABLE_OPS:
-            raise GraphRejected(f"'{name}' is not a variable (its operation is {nodes[name.split(':')[0]].op})")
+
+        def own_tensor(field, what):
+            operation, _, index = field.partition(":")
+            if index != "0" or operation not in nodes:
+                raise GraphRejected(f"the variable '{name}' names '{field}' as its {what}, which is not an output "
+                                    "your code created")
+            return nodes[operation]
+
+        variable = own_tensor(name, "variable")
+        if variable.op not in VARIABLE_OPS:
+            raise GraphRejected(f"'{name}' is not a variable (its operation is {variable.op})")
+        if definition.is_resource != (variable.op == "VarHandleOp"):
+            raise GraphRejected(f"the variable '{name}' says it is {'' if definition.is_resource else 'not '}a "
+                                f"resource variable, but its operation is {variable.op}")
+        own_tensor(definition.snapshot_name, "snapshot")
+        if definition.initial_value_name:
+            own_tensor(definition.initial_value_name, "initial value")
+        if definition.initializer_name not in nodes:
+            raise GraphRejected(f"the variable '{name}' is initialised by '{definition.initializer_name}', which "
+                                "your code did not create")
 
     # ------------------------------------------------------------------ the checker's state
     def _check_state(self, delta):
@@ -314,7 +368,7 @@ class GraphMirror:
                                 f"your operation '{node.name}' ({node.op}) changes the grader's variable "
                                 f"'{origin}', which is not a trainable variable: change only your own variables "
                                 "and those an optimizer trains")
-        self._check_may_run(uses)
+        self._check_readable(uses)
 
     def _trainable_variable_ops(self):
         return {variable.op.name for variable in self.graph.get_collection("trainable_variables")}
@@ -338,8 +392,8 @@ class GraphMirror:
                 op_type, inputs = operation.type, [tensor.name for tensor in operation.inputs]
             if op_type in VARIABLE_OPS:
                 origins.add(name)
-            elif op_type in ("Switch", "RefSwitch"):
-                pending.extend(inputs[:1])  # the data; the second input is the predicate
+            elif op_type in ("Switch", "RefSwitch") or op_type in WRITING_OPS:
+                pending.extend(inputs[:1])  # a Switch's data (not its predicate); a write's variable
             elif op_type in FORWARDING_OPS:
                 pending.extend(inputs)
             else:
@@ -347,50 +401,60 @@ class GraphMirror:
                                     f"a {op_type})")
         return origins
 
-    def _check_may_run(self, uses):
-        """``uses``: [(this side's operation, who uses it)]. Refuse if running one would run a write of
-        this side's (e.g. the check's counter) that was neither handed over nor put in UPDATE_OPS."""
-        writes = {}
-        pending = [(operation, user) for operation, user in uses if operation not in self.foreign]
-        seen = set()
-        while pending:
-            name, user = pending.pop()
-            if name in seen or name in self.foreign:
+    def _check_readable(self, uses):
+        """``uses``: [(this side's operation, who uses it)]. The other side may read or run only its own
+        nodes, what it was handed and their inputs, UPDATE_OPS, and this side's variables (an
+        optimizer finds them in the collections) with their plain reads. Nothing else: not the check's
+        expected tensors, not its counters' updates, not a write hidden behind a control input."""
+        pending = [(name, user) for name, user in uses if name not in self.foreign]
+        if not pending:
+            return
+        readable = self._readable()
+        for name, user in pending:
+            if name in readable:
                 continue
-            seen.add(name)
             try:
                 operation = self.graph.get_operation_by_name(name)
             except (KeyError, ValueError) as error:
                 raise GraphRejected(f"{user} reads '{name}', which neither graph holds") from error
-            if operation.type in WRITING_OPS:
-                writes.setdefault(name, user)
-            pending.extend((tensor.op.name, user) for tensor in operation.inputs)
-            pending.extend((control.name, user) for control in operation.control_inputs)
-        if not writes:
-            return
-        allowed = self._handed_over_writes()
-        for name, user in writes.items():
-            if name not in allowed:
-                raise GraphRejected(f"{user} would run the grader's operation '{name}', which changes the check's "
-                                    "own state and was not given to your function")
+            if not (operation.type in VARIABLE_OPS or self._plain_read(operation)):
+                writes = " (it changes the check's own state)" if _changes_state(operation) else ""
+                raise GraphRejected(f"{user} uses the grader's '{name}'{writes}, which the check built and did not "
+                                    "give to your function: build from your function's arguments and your own "
+                                    "variables")
 
-    def _handed_over_writes(self):
-        """This side's writes that the other side may run: those of what it was given and UPDATE_OPS."""
+    @staticmethod
+    def _plain_read(operation):
+        """An Identity or ReadVariableOp of a variable, with no control input (which could run a write)."""
+        return (operation.type in ("Identity", "ReadVariableOp") and not operation.control_inputs
+                and len(operation.inputs) == 1 and operation.inputs[0].op.type in VARIABLE_OPS)
+
+    def _readable(self):
+        """What was handed over and UPDATE_OPS, with everything they read or run."""
         roots = set(self.given)
         roots.update(_operation_of(getattr(item, "name", "")) for item in self.graph.get_collection("update_ops"))
-        allowed, pending = set(), [name for name in roots if name]
+        readable, pending = set(), [name for name in roots if name]
         while pending:
             name = pending.pop()
-            if name in allowed:
+            if name in readable:
                 continue
-            allowed.add(name)
+            readable.add(name)
             try:
                 operation = self.graph.get_operation_by_name(name)
             except (KeyError, ValueError):
                 continue
             pending.extend(tensor.op.name for tensor in operation.inputs)
             pending.extend(control.name for control in operation.control_inputs)
-        return allowed
+        return readable
+
+    def check_feed(self, tensor):
+        """A tensor that the other side feeds in a run: a placeholder, or its own, or one it was given
+        (feeding one of the check's intermediate tensors would change what the check's ops compute)."""
+        name = tensor.op.name
+        if tensor.op.type in FEEDABLE_OPS or name in self.foreign or name in self.given:
+            return tensor
+        raise GraphRejected(f"your code feeds the grader's '{tensor.name}', which is not a placeholder: feed only "
+                            "the placeholders you were given")
 
     def _variable(self, definition):
         from tensorflow.python.ops import resource_variable_ops

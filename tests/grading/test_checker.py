@@ -101,6 +101,7 @@ def test_a_mirror_carries_a_students_layers_variables_and_reuse_across():
     checker, builder = graphs.GraphMirror(checker_graph), graphs.GraphMirror(builder_graph)
     with checker_graph.as_default():
         z = tf.placeholder(tf.float32, [None, 3], name="z")
+    checker.reference(z)  # handed to the student's function, as a call's argument is
 
     def student(reuse):
         with builder_graph.as_default(), tf.variable_scope("generator", reuse=reuse):
@@ -326,7 +327,8 @@ def test_no_student_op_changes_the_checkers_own_state(write):
             write(builder.graph)
         except (ValueError, TypeError, AttributeError):
             pytest.skip("TensorFlow refuses this write already")
-    with pytest.raises(graphs.GraphRejected, match="grader's (variable|operation)|does not write a variable"):
+    with pytest.raises(graphs.GraphRejected, match="grader's (variable|operation)|does not write a variable|uses the "
+                                                   "grader's 'count' \\(it changes the check's own state\\)"):
         checker.incoming(builder.outgoing(), check=True)
 
 
@@ -384,13 +386,19 @@ def test_a_call_returns_its_own_nodes_or_what_it_was_given_never_the_checks_answ
     assert checker.resolve({"$": "tensor", "name": "x:0"}, use="result").name == "x:0"
     with pytest.raises(graphs.GraphRejected, match="did not give"):
         checker.resolve({"$": "tensor", "name": "expected:0"}, use="result")
-    assert checker.resolve({"$": "tensor", "name": "expected:0"}, use="run").name == "expected:0"
+    with pytest.raises(graphs.GraphRejected, match="did not give"):
+        checker.resolve({"$": "tensor", "name": "expected:0"}, use="run")  # not run for the student either
+    with builder.graph.as_default():
+        tf.identity(builder.graph.get_tensor_by_name("expected:0"), name="wrapped")
+    with pytest.raises(graphs.GraphRejected, match="uses the grader's 'expected'"):
+        checker.incoming(builder.outgoing(), check=True)
 
 
 def test_a_callback_may_not_run_the_checks_own_write_and_collections_hold_only_the_students_nodes():
     checker, builder = mirrored(counter_and_weight)
     with pytest.raises(graphs.GraphRejected, match="changes the check's own state"):
         checker.resolve({"$": "op", "name": "count"}, use="run")
+    assert checker.resolve({"$": "variable", "name": "counter:0"}, use="run"), "reading a variable is no harm"
     with builder.graph.as_default():
         tf.add_to_collection(tf.GraphKeys.UPDATE_OPS, builder.graph.get_operation_by_name("count"))
     with pytest.raises(graphs.GraphRejected, match="only your own operations"):
@@ -456,3 +464,131 @@ def test_a_write_inside_a_cond_on_the_checks_placeholder_is_the_students_own():
                                       training=builder.graph.get_tensor_by_name("training:0"))
     checker.incoming(builder.outgoing(), check=True)
     assert checker.graph.get_collection(tf.GraphKeys.UPDATE_OPS)
+
+
+# ------------------------------------------------------------------ found by a white-box review of the rules above
+def session_client(build):
+    """A checker's client holding a real session on a graph that ``build`` makes; its handle."""
+    from grader.grading import checker
+
+    client, graph = checker.SandboxClient(connection=None), tf.Graph()
+    client.current = graphs.GraphMirror(graph)
+    with graph.as_default():
+        handed = build()
+        session = tf.Session(graph=graph)
+        session.run(tf.global_variables_initializer())
+    for value in handed:
+        client.current.reference(value)
+    handle = client.reference(session)
+    client.current.outgoing()
+    return client, session, handle
+
+
+def run_callback(client, handle, args, kwargs=None):
+    return client.answer_callback({"id": handle["id"], "method": "run", "args": wire.encode(args),
+                                   "kwargs": wire.encode(kwargs or {})})
+
+
+def test_a_fetch_or_feed_by_name_is_checked_like_any_other():
+    """Session.run looks a string up itself: a string fetch of the check's counter update, or its
+    initializer fed by name, would run a write that was never handed over."""
+    def counters():
+        counter = tf.Variable(0.0, name="counter", trainable=False)
+        tf.assign_add(counter, 1.0, name="count")
+        return [tf.placeholder(tf.float32, [], name="given")]
+
+    client, session, handle = session_client(counters)
+    try:
+        for fetch in ("count", ["count:0"], {"x": "count"}):
+            with pytest.raises(graphs.GraphRejected, match="'count'"):
+                run_callback(client, handle, (fetch,))
+        with pytest.raises(graphs.GraphRejected):
+            run_callback(client, handle, ("counter/Assign",), {"feed_dict": {"counter/initial_value:0": 42.0}})
+        assert session.run("counter:0") == 0.0
+        answer = run_callback(client, handle, ("counter:0",), {"feed_dict": {"given:0": 1.0}})
+        assert wire.decode(answer["result"]) == 0.0, "reading a variable, feeding a placeholder given: fine"
+    finally:
+        session.close()
+
+
+def test_only_placeholders_or_what_was_given_can_be_fed():
+    """Feeding the check's own intermediate tensor would make a handed-over write store any value."""
+    def counted():
+        counter = tf.Variable(0.0, name="counter", trainable=False)
+        real = tf.placeholder(tf.float32, [None], name="real")
+        step = tf.add(1.0, 0.0 * tf.reduce_sum(real), name="step")
+        return [tf.assign_add(counter, step, name="count").op, real]
+
+    client, session, handle = session_client(counted)
+    try:
+        with pytest.raises(graphs.GraphRejected, match="feeds the grader's 'step:0'"):
+            run_callback(client, handle, ("count",), {"feed_dict": {"step:0": 1000.0}})
+        run_callback(client, handle, ("count",), {"feed_dict": {"real:0": np.zeros(2, np.float32)}})
+        assert session.run("counter:0") == 1.0
+    finally:
+        session.close()
+
+
+def test_a_write_of_any_kind_behind_a_control_input_is_refused():
+    """Writes are the check's ops that change state, whatever their type (a scatter, count_up_to)."""
+    def unlisted():
+        counter = tf.Variable([0.0], name="counter", trainable=False)
+        tf.scatter_add(counter, [0], [1.0], name="bump")
+        return []
+
+    checker, builder = mirrored(unlisted)
+    with builder.graph.as_default():
+        tf.identity(1.0, name="innocent").op._add_control_input(builder.graph.get_operation_by_name("bump"))
+    with pytest.raises(graphs.GraphRejected, match="uses the grader's 'bump' \\(it changes the check's own state\\)"):
+        checker.incoming(builder.outgoing(), check=True)
+
+
+def test_a_refused_message_leaves_nothing_behind():
+    checker, builder = mirrored(counter_and_weight)
+    with builder.graph.as_default():
+        tf.identity(1.0, name="left_behind")
+    message = builder.outgoing()
+    message["collections"]["update_ops"] = [{"$": "op", "name": "count"}]
+    with pytest.raises(graphs.GraphRejected, match="only your own operations"):
+        checker.incoming(message, check=True)
+    message["collections"] = {"trainable_variables": ["counter:0"]}
+    with pytest.raises(graphs.GraphRejected, match="not a variable your code created"):
+        checker.incoming(message, check=True)
+    assert "left_behind" not in [op.name for op in checker.graph.get_operations()]
+    assert [v.name for v in checker.graph.get_collection("trainable_variables")] == ["weight:0"]
+
+
+def test_a_variable_definition_must_describe_the_students_own_variable_exactly():
+    import base64
+
+    checker, builder = mirrored(lambda: [tf.tanh(tf.placeholder(tf.float32, [], name="x"), name="expected")])
+    with builder.graph.as_default():
+        mine = tf.Variable(1.0, name="mine")
+    message = builder.outgoing()
+    original = mine.to_proto()
+    for change, words in ((dict(variable_name="mine"), "as its variable"),
+                          (dict(initial_value_name="expected:0"), "as its initial value"),
+                          (dict(snapshot_name="expected:0"), "as its snapshot"),
+                          (dict(is_resource=True), "resource variable"),
+                          (dict(initializer_name="expected"), "initialised by")):
+        definition = type(original)()
+        definition.CopyFrom(original)
+        for field, value in change.items():
+            setattr(definition, field, value)
+        message["variables"] = [base64.b64encode(definition.SerializeToString()).decode()]
+        with pytest.raises(graphs.GraphRejected, match=words):
+            checker.incoming(message, check=True)
+    assert "mine" not in [op.name for op in checker.graph.get_operations()]
+
+
+@pytest.mark.parametrize("build", [
+    lambda h: tf.train.AdamOptimizer(0.1).minimize(tf.reduce_mean(tf.layers.dense(h, 3), axis=1)[0]),
+    lambda h: tf.assign(tf.assign_add(tf.Variable(0.0), 1.0), 5.0),
+    lambda h: tf.train.AdamOptimizer(0.1).minimize(tf.reduce_sum(
+        tf.nn.embedding_lookup(tf.get_variable("table", [10, 3]), tf.constant([1, 2])))),
+], ids=["a mean over an axis, minimized", "a write of a write of its own variable", "an embedding, trained"])
+def test_ordinary_student_code_passes_the_rules(build):
+    checker, builder = mirrored(lambda: [tf.placeholder(tf.float32, [None, 5], name="h")])
+    with builder.graph.as_default():
+        build(builder.graph.get_tensor_by_name("h:0"))
+    checker.incoming(builder.outgoing(), check=True)
