@@ -33,6 +33,22 @@ CONFIG_NAME = "nbgrader_config.py"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # nbgrader's delimiters
+
+
+def hidden_test_lines(source):
+    """The 1-based numbers of the lines of ``source`` inside its hidden-test regions (delimiters too)."""
+    lines, hidden = set(), False
+    for number, line in enumerate(source.split("\n"), start=1):
+        if HIDDEN_BEGIN in line:
+            hidden = True
+        if hidden:
+            lines.add(number)
+        if HIDDEN_END in line:
+            hidden = False
+    return lines
+
+
 class CourseFolderNotFound(FileNotFoundError):
     """The course's checkout (or the one folder asked for) could not be found."""
 

@@ -380,6 +380,17 @@ def describe_failure(error):
     return f"{type(error).__name__}: {error}"
 
 
+def failed_in_hidden_part(error, cell):
+    """Whether the test cell's statement that raised ``error`` is in its hidden part."""
+    from grader.course import hidden_test_lines
+
+    filename = f"<test {cell['grade_id']}>"
+    for frame, lineno in traceback.walk_tb(error.__traceback__):
+        if frame.f_code.co_filename == filename:
+            return lineno in hidden_test_lines(cell["source"])
+    return False
+
+
 def run_tests(client, cells, emit):
     """Run ``cells`` (setup, answer and test cells, as :func:`request_cells` lists them): the setup
     and answer cells in the sandbox, the setup and test cells here. Emits one record per answer
@@ -410,7 +421,8 @@ def run_tests(client, cells, emit):
             from grader.checks._common import failing_check
 
             verdict = {"passed": False, "error": describe_failure(error), "outcome": "failed",
-                       "check": failing_check(error.__traceback__), "mistake": getattr(error, "mistake", None)}
+                       "check": failing_check(error.__traceback__), "mistake": getattr(error, "mistake", None),
+                       "hidden": failed_in_hidden_part(error, cell)}
         emit({"test": cell["grade_id"], **verdict})
 
 

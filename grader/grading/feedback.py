@@ -32,12 +32,15 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
 from nbconvert.preprocessors.sanitize import SanitizeHTML
 from traitlets import Bool, Set
 
+from grader.course import HIDDEN_BEGIN, HIDDEN_END
 from grader.grading.mathjax import OFFLINE_CONFIG_JS, MathJaxNotFound, mathjax_script
 
 LOG = logging.getLogger("grader.feedback")
 
-HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # nbgrader's delimiters
 HIDDEN_NOTE = "# (hidden tests: they run only when the notebook is graded; their result is below)"
+# In the notebook that the student's kernel runs when graded: the hidden tests run in the trusted
+# checker only, so their source (references included) never reaches code the student wrote.
+WITHHELD_NOTE = "# (hidden tests: the grader runs them outside this notebook; their result is below)"
 
 
 def summarise_hidden_tests(source, note=HIDDEN_NOTE):
@@ -58,11 +61,19 @@ class HiddenTestsSummarised(Preprocessor):
     """Feedback shows one line where a test cell's hidden checks are."""
 
     enabled = Bool(True)  # nbconvert registers preprocessors disabled unless they say otherwise
+    note = HIDDEN_NOTE
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and HIDDEN_BEGIN in cell.source:
-            cell.source = summarise_hidden_tests(cell.source)
+            cell.source = summarise_hidden_tests(cell.source, self.note)
         return cell, resources
+
+
+class HiddenTestsWithheld(HiddenTestsSummarised):
+    """Before the student's kernel runs a notebook for grading: one line in place of the hidden tests
+    (a later cell could otherwise print them from the kernel's input history into the feedback)."""
+
+    note = WITHHELD_NOTE
 
 
 def feedback_preprocessors():

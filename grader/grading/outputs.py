@@ -260,15 +260,17 @@ class CappedExecute(Execute):
         return cell, resources
 
 
-def autograde_preprocessors(defaults=None):
-    """nbgrader's ``Autograde.autograde_preprocessors`` (or ``defaults``) with Execute capped and the caps
-    applied after LimitOutput (before SaveAutoGrades reads the scores)."""
+def autograde_preprocessors(defaults=None, before_execute=()):
+    """nbgrader's ``Autograde.autograde_preprocessors`` (or ``defaults``) with Execute capped, the caps
+    applied after LimitOutput (before SaveAutoGrades reads the scores), and ``before_execute`` first."""
     if defaults is None:
         from nbgrader.converters import Autograde
 
         defaults = Autograde.class_traits()["autograde_preprocessors"].default()
     chosen = []
     for preprocessor in defaults:
+        if preprocessor is Execute:
+            chosen.extend(before_execute)
         chosen.append(CappedExecute if preprocessor is Execute else preprocessor)
         if preprocessor is LimitOutput:
             chosen.append(CapOutputs)

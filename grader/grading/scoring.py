@@ -28,6 +28,7 @@ class Verdict:
 
     outcome: Outcome
     reason: str | None = None
+    hidden: bool = False  # it failed in the test cell's hidden part, which the notebook's run never holds
 
     @property
     def passed(self) -> bool:
@@ -45,6 +46,7 @@ class TestScore:
 
 
 IN_NOTEBOOK_ONLY = "passed in the notebook but failed the clean re-check"
+HIDDEN_FAILED = "a hidden test failed (the grader runs the hidden tests outside the notebook)"
 INTERFERENCE = ("failed when the whole notebook ran (see the error under the test cell), although "
                 "the answer cell alone passes: another cell of the notebook interferes")
 DEFAULT_REASONS = {
@@ -66,7 +68,9 @@ def score_test(points: float, notebook_score: float | None, verdict: Verdict) ->
     found = 0.0 if notebook_score is None else min(max(float(notebook_score), 0.0), float(points))
     score = found if verdict.passed else 0.0
     why = verdict.reason or DEFAULT_REASONS.get(verdict.outcome)
-    if score < found:
+    if score < found and verdict.hidden:
+        reason, lowered = f"{HIDDEN_FAILED}: {why}", False
+    elif score < found:
         reason, lowered = f"{IN_NOTEBOOK_ONLY}: {why}", True
     elif score >= points:
         reason, lowered = None, False

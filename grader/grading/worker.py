@@ -39,6 +39,7 @@ import nbformat
 from grader import course
 from grader.exercises import loads_exercises
 from grader.grading import checker, gradebook, hidden_seeds, integrity, nbgrader_bridge, scoring
+from grader.grading.feedback import HiddenTestsWithheld
 from grader.grading.isolation import launcher, sandbox
 from grader.grading.outputs import autograde_preprocessors
 from grader.grading.records import (
@@ -117,7 +118,8 @@ class StudentGrader:
             "OverwriteCells.add_missing_cells": True,
             "Autograde.create_student": True,
             # outputs capped in bytes while the kernel runs and before the scores are read (grader.grading.outputs)
-            "Autograde.autograde_preprocessors": autograde_preprocessors(),
+            # the hidden tests run in the trusted checker only: the student's kernel never holds their source
+            "Autograde.autograde_preprocessors": autograde_preprocessors(before_execute=[HiddenTestsWithheld]),
             "CourseDirectory.course_id": course.COURSE_ID,
             # Unix sockets in the student's area: a kernel in its own network namespace has no TCP.
             "KernelManager.transport": "ipc",
@@ -433,7 +435,7 @@ class StudentGrader:
             outcome, why = Outcome.FAILED, record.get("error") or "the check failed"
         if answer_notes:
             why = f"{why} ({answer_notes})"
-        return scoring.Verdict(outcome, why)
+        return scoring.Verdict(outcome, why, hidden=bool(record and record.get("hidden")))
 
     @staticmethod
     def answer_notes(answers):
@@ -461,9 +463,10 @@ class StudentGrader:
         nbformat.write(release, str(paths["results"] / f"{notebook_id}.ipynb"))
 
     def annotate(self, path, result: NotebookResult):
-        """Add the re-check's reason under each test cell whose score it lowered."""
+        """Add the re-check's reason under each test cell whose score it lowered (a hidden test's failure
+        included: the notebook's run never saw it)."""
         lowered = {gid: test.reason for gid, test in result.tests.items()
-                   if test.reason and test.reason.startswith("passed in the notebook")}
+                   if test.reason and test.reason.startswith((scoring.IN_NOTEBOOK_ONLY, scoring.HIDDEN_FAILED))}
         if not lowered or not path.exists():
             return
         notebook = nbformat.read(str(path), as_version=4)

@@ -221,7 +221,7 @@ def test_feedback_shows_the_failed_check_as_a_message_not_a_traceback(graded):
     assert "grader/checks/" not in html and "_common.py" not in html
     assert "BEGIN HIDDEN TESTS" not in html and '<span class="n">model_inputs_dimensions</span>' not in html, (
         "a hidden check's source shows on the feedback page")
-    assert "hidden tests: they run only when the notebook is graded" in html
+    assert "hidden tests: the grader runs them outside this notebook" in html
 
 
 def test_feedback_pages_in_a_browser_show_figures_math_and_messages_offline(graded):

@@ -592,3 +592,19 @@ def test_ordinary_student_code_passes_the_rules(build):
     with builder.graph.as_default():
         build(builder.graph.get_tensor_by_name("h:0"))
     checker.incoming(builder.outgoing(), check=True)
+
+
+def test_a_failure_is_placed_in_the_visible_or_the_hidden_part_of_its_cell():
+    from grader.grading.checker import failed_in_hidden_part
+
+    source = ('"""a test"""\nvisible()\n### BEGIN HIDDEN TESTS\ndef reference():\n    raise ValueError("x")\n\n'
+              'reference()\n### END HIDDEN TESTS\n')
+    cell = {"grade_id": "test_x", "source": source}
+    for broken, hidden in (("visible", False), ("reference", True)):
+        def visible():
+            raise AssertionError("visible part")
+
+        namespace = {"visible": visible if broken == "visible" else (lambda: None)}
+        with pytest.raises(Exception) as caught:
+            exec(compile(source, "<test test_x>", "exec"), namespace)
+        assert failed_in_hidden_part(caught.value, cell) is hidden

@@ -160,6 +160,15 @@ ATTACKS_02 = {
 }
 
 
+# A cell after the test cells that prints what the kernel ran, hunting for the hidden tests' source.
+READS_THE_HISTORY = """
+shell = get_ipython()
+print("history:", In, _ih, shell.user_ns.get("_i"), sep="\\n")
+print("names:", sorted(name for name in globals() if not name.startswith("_")))
+"""
+HISTORY_READER = "reads_the_hidden_tests_from_history"
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     answers = demo.reference_answers()
@@ -171,13 +180,16 @@ def graded(tmp_path_factory):
         demo.write_submission(submitted, name, {INPUTS: {"model_inputs": source}}, notebooks=[INPUTS], edits=edits)
     for name, source in ATTACKS_02.items():
         demo.write_submission(submitted, name, {GENERATOR: {"generator": source}}, notebooks=[GENERATOR])
+    after_the_tests = {INPUTS: lambda nb: demo.add_cell(nb, READS_THE_HISTORY, "test_model_inputs_dimensions")}
+    demo.write_submission(submitted, HISTORY_READER, {INPUTS: {"model_inputs": SIGNATURE + WRONG}}, notebooks=[INPUTS],
+                          edits=after_the_tests)
     report = autograde(submitted, folder / "out", workers=2, timeout=40, notebook_limit=150, memory_mb=1500)
     totals = {}
     with open(folder / "out" / "grades.csv") as handle:
         for row in csv.DictReader(handle):
             key = (row["student_id"], row["notebook_id"])
             totals[key] = totals.get(key, 0.0) + float(row["score"])
-    return {"report": report, "totals": totals}
+    return {"report": report, "totals": totals, "out": folder / "out"}
 
 
 def test_the_suite_is_large():
@@ -204,3 +216,14 @@ def test_nothing_else_in_the_batch_changed(graded):
     assert not any(result.problems for notebook, result in control.notebooks.items()
                    if notebook in (INPUTS, GENERATOR)), control.notebooks
     assert not any(s.internal_error for s in graded["report"]["students"])
+
+
+def test_the_hidden_tests_never_reach_the_students_kernel(graded):
+    """The kernel runs the test cells without their hidden part (the checker runs it), so a later
+    cell finds nothing of it to print into the autograded notebook or the feedback page."""
+    assert graded["totals"][(HISTORY_READER, INPUTS)] == 0.0
+    autograded = next((graded["out"] / "autograded" / HISTORY_READER).rglob(f"{INPUTS}.ipynb")).read_text()
+    feedback = next((graded["out"] / "feedback" / HISTORY_READER).rglob(f"{INPUTS}.html")).read_text()
+    assert "history:" in autograded, "the cell ran and printed"
+    for text in (autograded, feedback):
+        assert "hidden_inputs(" not in text and "model_inputs_dimensions(" not in text

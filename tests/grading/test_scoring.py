@@ -3,7 +3,7 @@ import itertools
 
 import pytest
 
-from grader.grading.scoring import IN_NOTEBOOK_ONLY, INTERFERENCE, NOT_RUN, Outcome, Verdict, score_test
+from grader.grading.scoring import HIDDEN_FAILED, IN_NOTEBOOK_ONLY, INTERFERENCE, NOT_RUN, Outcome, Verdict, score_test
 
 POINTS = 2.0
 # nbgrader's side: passed, partial credit, failed, the cell did not run or is missing, out of range.
@@ -56,3 +56,12 @@ def test_the_rule_has_no_memory():
     first = score_test(POINTS, 2.0, verdict)
     assert score_test(POINTS, 2.0, verdict) == first
     assert score_test(POINTS, 2.0, Verdict(Outcome.PASSED)).score == POINTS
+
+
+def test_a_hidden_tests_failure_is_no_sign_of_interference():
+    """The notebook's run never holds the hidden tests, so a cell that passed there and failed in its
+    hidden part is an ordinary failure: 0 points, said so, and not counted as lowered by the re-check."""
+    scored = score_test(POINTS, 2.0, Verdict(Outcome.FAILED, "wrong on drawn sizes", hidden=True))
+    assert scored.score == 0.0 and not scored.lowered_by_recheck
+    assert scored.reason == f"{HIDDEN_FAILED}: wrong on drawn sizes"
+    assert score_test(POINTS, 0.0, Verdict(Outcome.FAILED, "x", hidden=True)).reason == "failed: x"
