@@ -342,7 +342,8 @@ class GraphMirror:
 
     # ------------------------------------------------------------------ the checker's state
     def _check_state(self, delta):
-        """Refuse a delta that could change this side's variables other than by training them."""
+        """Refuse a delta that could change this side's state other than by training its trainable
+        variables, or that reads what it was not handed (:meth:`_check_readable`)."""
         nodes = {node.name: node for node in delta.node}
         uses = []
         for node in delta.node:
